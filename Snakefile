@@ -1,0 +1,21 @@
+# s1flow: s1 ("Simple test-time scaling") as a reproducible workflow.
+# The default config runs the embedded synthetic "nano" data offline; see README.md.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/synthetic.smk"
+include: "workflow/rules/pool.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/select.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

@@ -1,0 +1,13 @@
+from s1flow.logs import setup_logging, stage_errors
+from s1flow.stages import run_select, selection_settings
+
+
+def main(sm):
+    setup_logging(sm.log[0])
+    with stage_errors():
+        settings = selection_settings(sm.params.selection, sm.params.seed)
+        run_select(sm.input.features, sm.wildcards.subset, settings, sm.output.subset, sm.output.details)
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821
