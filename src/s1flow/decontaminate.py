@@ -1,7 +1,8 @@
 """Deduplication and decontamination with s1's word 8-gram scheme.
 
 s1 lower-cases a question, splits it on whitespace and takes every run of ``n`` (8)
-consecutive words. A pool question is dropped when it shares any n-gram with an
+consecutive words (a question shorter than ``n`` words is one n-gram of its own, so exact
+copies of short questions are caught, which s1's scheme misses). A pool question is dropped when it shares any n-gram with an
 evaluation question; sources are processed in order and each source's accepted
 questions join the "seen" set, so a later source's question sharing an n-gram with an
 earlier source is dropped too; finally exact-duplicate questions are dropped.
@@ -34,8 +35,14 @@ def normalise_words(text: str) -> list[str]:
 
 
 def ngram_strings(text: str, n: int) -> set[str]:
-    """The set of word n-grams of `text` as space-joined strings (the reference form)."""
+    """The set of word n-grams of `text` as space-joined strings (the reference form).
+
+    A text of fewer than `n` words (but at least one) is one n-gram of its own, so exact
+    copies of short questions are caught too (s1's pure n-gram scheme cannot see them).
+    """
     words = normalise_words(text)
+    if 0 < len(words) < n:
+        return {" ".join(words)}
     return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
@@ -68,7 +75,7 @@ def build_ngram_index(texts: Sequence[str], n: int) -> NgramIndex:
     word_hash = pd.util.hash_array(flat, categorize=True)
     offsets = np.zeros(len(words) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    n_grams_per_text = np.maximum(counts - n + 1, 0)
+    n_grams_per_text = np.where(counts >= n, counts - n + 1, np.minimum(counts, 1))
     owner = np.repeat(np.arange(len(words), dtype=np.int64), n_grams_per_text)
     if len(owner) == 0:
         empty = np.zeros(0, dtype=np.int64)
@@ -78,10 +85,15 @@ def build_ngram_index(texts: Sequence[str], n: int) -> NgramIndex:
     np.cumsum(n_grams_per_text, out=ngram_offsets[1:])
     start = np.arange(len(owner), dtype=np.int64) - np.repeat(ngram_offsets[:-1], n_grams_per_text)
     pos = first + start
+    length = np.minimum(counts[owner], n)
     keys = word_hash[pos].copy()
     with np.errstate(over="ignore"):
         for j in range(1, n):
-            keys = keys * _MIX + word_hash[pos + j]
+            longer = length > j
+            if longer.all():
+                keys = keys * _MIX + word_hash[pos + j]
+            else:
+                keys[longer] = keys[longer] * _MIX + word_hash[pos[longer] + j]
     return NgramIndex(keys, owner, start, words)
 
 
@@ -159,6 +171,8 @@ def cross_source_overlaps(
 
 def _text_ngrams(index: NgramIndex, q: int, n: int) -> set[tuple[str, ...]]:
     w = index.words[q]
+    if 0 < len(w) < n:
+        return {tuple(w)}
     return {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
 
 
