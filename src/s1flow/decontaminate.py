@@ -7,7 +7,7 @@ evaluation question; sources are processed in order and each source's accepted
 questions join the "seen" set, so a later source's question sharing an n-gram with an
 earlier source is dropped too; finally exact-duplicate questions are dropped.
 
-The fast path hashes every word once (vectorised), folds n consecutive word hashes into
+The fast path hashes every word once, folds n consecutive word hashes into
 one 64-bit n-gram key with numpy, and intersects sorted key arrays. Every hash match is
 then confirmed on the actual word n-grams, so results equal the string-based scheme
 (:func:`reference_contaminated`) exactly, never a hash collision.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,9 +71,9 @@ def build_ngram_index(texts: Sequence[str], n: int) -> NgramIndex:
     if total == 0:
         empty = np.zeros(0, dtype=np.int64)
         return NgramIndex(np.zeros(0, dtype=np.uint64), empty, empty, words)
-    flat = np.empty(total, dtype=object)
-    flat[:] = [w for ws in words for w in ws]
-    word_hash = pd.util.hash_array(flat, categorize=True)
+    # Python's string hash (cached on each str, computed in C) is enough here: keys only
+    # propose candidates, and every candidate is confirmed on the words themselves.
+    word_hash = np.fromiter(map(hash, chain.from_iterable(words)), dtype=np.int64, count=total).view(np.uint64)
     offsets = np.zeros(len(words) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     n_grams_per_text = np.where(counts >= n, counts - n + 1, np.minimum(counts, 1))
@@ -97,6 +98,26 @@ def build_ngram_index(texts: Sequence[str], n: int) -> NgramIndex:
     return NgramIndex(keys, owner, start, words)
 
 
+def _member(keys: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``np.isin(keys, table)`` for a small `table`, without sorting `keys`.
+
+    A bitmap over the low 24 bits rules out almost every key with one gather; only the
+    survivors are binary-searched in the sorted table.
+    """
+    out = np.zeros(len(keys), dtype=bool)
+    if len(table) == 0 or len(keys) == 0:
+        return out
+    mask = np.uint64((1 << 24) - 1)
+    bitmap = np.zeros(1 << 24, dtype=bool)
+    bitmap[table & mask] = True
+    maybe = np.flatnonzero(bitmap[keys & mask])
+    sorted_table = np.unique(table)
+    pos = np.searchsorted(sorted_table, keys[maybe])
+    pos[pos == len(sorted_table)] = 0
+    out[maybe] = sorted_table[pos] == keys[maybe]
+    return out
+
+
 def _ngram_at(index: NgramIndex, i: int, n: int) -> tuple[str, ...]:
     s = int(index.start[i])
     return tuple(index.words[int(index.owner[i])][s : s + n])
@@ -111,9 +132,7 @@ def contaminated(
     all_eval = [t for name in names for t in eval_texts[name]]
     set_of_eval = np.repeat(np.arange(len(names)), [len(eval_texts[name]) for name in names])
     ev = build_ngram_index(all_eval, n)
-    order = np.argsort(ev.keys, kind="stable")
-    sorted_keys = ev.keys[order]
-    hit = np.isin(pool.keys, sorted_keys)
+    hit = _member(pool.keys, ev.keys)
     exact_eval: dict[tuple[str, ...], int] = {}
     for j in range(len(ev.keys)):
         exact_eval.setdefault(_ngram_at(ev, j, n), int(set_of_eval[ev.owner[j]]))

@@ -92,15 +92,25 @@ def build_features(
     a question has no trace (for pools without teacher traces); `domain_fallback` fills a
     missing domain from the ``source`` or ``cot_type`` column.
     """
-    if trace_fallback not in TRACE_FALLBACKS:
-        raise ValueError(f"trace_fallback must be one of {TRACE_FALLBACKS}, got {trace_fallback!r}")
+    table = assemble_features(pool, labels=labels, aliases=aliases, domain_fallback=domain_fallback)
+    return add_trace_tokens(table, tokenizer, trace_fallback=trace_fallback, progress=progress)
+
+
+def assemble_features(
+    pool: pd.DataFrame,
+    *,
+    labels: Sequence[tuple[str, pd.DataFrame]] = (),
+    aliases: Sequence[str] = (),
+    domain_fallback: str = "none",
+) -> pd.DataFrame:
+    """Every feature column except ``trace_tokens`` (left null): labels, domain, quality filter."""
     if domain_fallback not in DOMAIN_FALLBACKS:
         raise ValueError(f"domain_fallback must be one of {DOMAIN_FALLBACKS}, got {domain_fallback!r}")
     out = pool[POOL_COLUMNS].copy().reset_index(drop=True)
     merged: dict[str, pd.Series] = {}
     all_aliases = list(dict.fromkeys(aliases))
     for name, table in labels:
-        table = validate_labels(table.reset_index(drop=True) if "qhash" in table.columns else table, name)
+        table = validate_labels(table.reset_index(drop=True), name)
         unknown = int((~table.index.isin(out["qhash"])).sum())
         if unknown:
             log.info("%s: %d label rows have a qhash not in the pool; ignored", name, unknown)
@@ -119,17 +129,28 @@ def build_features(
     if domain_fallback != "none":
         out["domain"] = out["domain"].where(out["domain"].notna(), out[domain_fallback])
     out["domain"] = out["domain"].astype(object).where(out["domain"].notna(), None)
-    texts = out["trace"].tolist()
-    if trace_fallback == "solution":
-        texts = [t if isinstance(t, str) else s for t, s in zip(texts, out["solution"], strict=True)]
-    counts = count_tokens(tokenizer, texts, progress=progress)
-    out["trace_tokens"] = pd.array(np.where(counts < 0, 0, counts), dtype="Int64")
-    out.loc[counts < 0, "trace_tokens"] = pd.NA
+    out["trace_tokens"] = pd.array([pd.NA] * n, dtype="Int64")
     out["teacher_correct"] = _bool_column(merged.get("teacher_correct"), n)
     for alias in all_aliases:
         out[f"{CORRECT_PREFIX}{alias}"] = _bool_column(merged.get(f"{CORRECT_PREFIX}{alias}"), n)
     out["quality_ok"] = quality_mask(out["question"], out["source"])
     return out[feature_columns(all_aliases)]
+
+
+def add_trace_tokens(features: pd.DataFrame, tokenizer: Tokenizer, *, trace_fallback: str = "none",
+                     progress: bool = False) -> pd.DataFrame:
+    """Fill ``trace_tokens`` with each trace's token count (or the solution's, with the fallback)."""
+    if trace_fallback not in TRACE_FALLBACKS:
+        raise ValueError(f"trace_fallback must be one of {TRACE_FALLBACKS}, got {trace_fallback!r}")
+    out = features.copy()
+    texts = out["trace"].tolist()
+    if trace_fallback == "solution":
+        texts = [t if isinstance(t, str) else s for t, s in zip(texts, out["solution"], strict=True)]
+    counts = count_tokens(tokenizer, texts, progress=progress)
+    tokens = pd.array(counts, dtype="Int64")
+    tokens[counts < 0] = pd.NA
+    out["trace_tokens"] = tokens
+    return out
 
 
 def _bool_column(values: pd.Series | None, n: int) -> pd.Series:

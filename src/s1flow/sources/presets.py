@@ -12,7 +12,8 @@ returns the normalised columns of :data:`s1flow.pool.NORMALISED_COLUMNS`.
 ``Hothan/OlympiadBench/Open-ended/Math``, ``qfq/stats_qual``, ``qfq/quant``,
 ``LiveCodeBench/release_v2``, so rows join with s1's files. ``metadata`` is a JSON object of
 the raw fields not mapped to question / solution (never ``eval``'ed); the helper column
-``_subset`` is not copied into it (its value is part of ``source``).
+``_subset`` is not copied into it (its value is part of ``source``), nor, when configs are
+concatenated by ``fetch``, the columns that only other configs have.
 
 ``normalise`` also accepts local copies of the public files, whose columns can differ from
 the hub versions:
@@ -38,6 +39,7 @@ module constants (:data:`NUMINAMATH_SAMPLE_SIZE`, :data:`SCIEVAL_SAMPLE_SIZE`,
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -57,6 +59,7 @@ FetchFn = Callable[[LoadDataset], pd.DataFrame]
 NormaliseFn = Callable[..., pd.DataFrame]
 
 SUBSET = "_subset"
+FIELDS_ATTR = "s1flow_subset_fields"
 NUMINAMATH_SAMPLE_SIZE = 500
 SCIEVAL_SAMPLE_SIZE = 250
 XWORD_SAMPLE_SIZE = 1000
@@ -100,7 +103,7 @@ def _is_null(value: Any) -> bool:
 
 
 def _as_list(value: Any) -> list | None:
-    """A list/tuple/ndarray cell as a list; None for null; anything else is not a list."""
+    """A list/tuple/ndarray cell as a list; None for any other cell (null or scalar)."""
     if isinstance(value, np.ndarray | list | tuple):
         return list(value)
     return None
@@ -125,13 +128,20 @@ def _load(
 
 
 def _concat(parts: Iterable[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
-    """Concatenate (subset, frame) pairs, recording the subset in the ``_subset`` column."""
-    frames = []
+    """Concatenate (subset, frame) pairs, recording the subset in the ``_subset`` column.
+
+    Each subset's own columns are kept in ``attrs[FIELDS_ATTR]`` so metadata can leave out
+    the (null) columns that only other subsets have.
+    """
+    frames, fields = [], {}
     for subset, df in parts:
+        fields[subset] = [str(c) for c in df.columns]
         df = df.copy()
         df[SUBSET] = subset
         frames.append(df)
-    return pd.concat(frames, ignore_index=True, sort=False)
+    out = pd.concat(frames, ignore_index=True, sort=False)
+    out.attrs[FIELDS_ATTR] = fields
+    return out
 
 
 def _single(hub_id: str, split: str, name: str | None = None) -> FetchFn:
@@ -207,12 +217,14 @@ def _emit(
     cot_type: str | Sequence[str],
     source: str | Sequence[str],
     drop: Iterable[str] = (),
+    drop_per_row: Sequence[Iterable[str]] | None = None,
 ) -> pd.DataFrame:
     """Build the normalised table with :func:`s1flow.pool.normalise_records`.
 
     `question` / `solution` / `domain` name a column of `df` or give one derived value per row
-    (then the raw columns they came from are listed in `drop` so they stay out of metadata).
-    `cot_type` / `source` are one value or one per row. ``_subset`` never goes into metadata.
+    (then the raw columns they came from are listed in `drop`, or per row in `drop_per_row`,
+    so they stay out of metadata). `cot_type` / `source` are one value or one per row.
+    ``_subset`` never goes into metadata, nor columns that only other configs have.
     """
     df = df.reset_index(drop=True)
     work = df.drop(columns=[c for c in (*drop, SUBSET) if c in df.columns])
@@ -235,7 +247,28 @@ def _emit(
     )
     out["cot_type"] = cot_type if isinstance(cot_type, str) else list(cot_type)
     out["source"] = source if isinstance(source, str) else list(source)
+    fields = (df.attrs.get(FIELDS_ATTR) or {}) if SUBSET in df.columns else {}
+    if fields or drop_per_row is not None:
+        subsets = df[SUBSET].tolist() if SUBSET in df.columns else [None] * len(df)
+        extra = [set(d) for d in drop_per_row] if drop_per_row is not None else [set()] * len(df)
+        out["metadata"] = [
+            _trim_metadata(meta, own=fields.get(subset), drop=d)
+            for meta, subset, d in zip(out["metadata"], subsets, extra, strict=True)
+        ]
     return out
+
+
+def _trim_metadata(meta: str, *, own: Sequence[str] | None, drop: set[str]) -> str:
+    """Remove `drop` keys and, when `own` (the row's config columns) is known, keys not in it.
+
+    :func:`_concat` records each config's columns in ``df.attrs``; without that record
+    (e.g. a concatenated table read back from disk) metadata keeps the union of the columns.
+    """
+    if own is None and not drop:
+        return meta
+    fields = json.loads(meta)
+    kept = {k: v for k, v in fields.items() if k not in drop and (own is None or k in own)}
+    return json.dumps(kept, ensure_ascii=False)
 
 
 def _keep(df: pd.DataFrame, mask: Sequence[bool] | pd.Series) -> pd.DataFrame:
@@ -633,8 +666,6 @@ def _normalise_agieval(raw: pd.DataFrame, *, where: str, seed: int = 0) -> pd.Da
             questions.append(lead + question + "\n" + "\n".join(lines))
         else:
             questions.append(question)
-    if any(c in _AGIEVAL_WITH_PASSAGE for c in configs):
-        drop += ["passage", "options"]
     solutions = _column_or_none(df, "solution")
     solutions = [
         s if not _is_null(s) else _other_field(o, "solution") for s, o in zip(solutions, others, strict=True)
@@ -649,6 +680,7 @@ def _normalise_agieval(raw: pd.DataFrame, *, where: str, seed: int = 0) -> pd.Da
         cot_type=[_AGIEVAL_COT[c] for c in configs],
         source=[f"baber/agieval/{c}" for c in configs],
         drop=drop,
+        drop_per_row=[("passage", "options") if c in _AGIEVAL_WITH_PASSAGE else () for c in configs],
     )
 
 
