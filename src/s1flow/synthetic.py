@@ -2254,9 +2254,9 @@ def generate_pool(
         extra.append(copy_of(src, _near_duplicate(mess, src["question"]), "near_duplicate"))
     long_eval = [x for x in eval_rows if len(str(x[1]["question"]).split()) >= 8]
     overlap_src = long_eval if len(long_eval) >= n_overlap else eval_rows
-    for name, row in mess.sample(overlap_src, n_overlap):
+    for j, (name, row) in enumerate(mess.sample(overlap_src, n_overlap)):
         q = str(row["question"])
-        how = mess.randint(0, 3)
+        how = 0 if j % 2 == 0 else mess.randint(1, 3)  # alternate verbatim copies and copies with extra words
         if how == 1:
             q = mess.choice(_OVERLAP_PREFIXES) + q
         elif how == 2:

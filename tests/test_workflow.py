@@ -1,0 +1,113 @@
+"""Integration tests: snakemake runs on small configs in a temporary directory."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+SUBSET_NAMES = ["s1k", "random", "diverse", "longest", "full"]
+
+
+def tiny_config(**overrides):
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["synthetic"]["pool_size"] = 400
+    cfg["synthetic"]["eval_size"] = 15
+    cfg["selection"]["size"] = 60
+    cfg["features"]["tokenizer"]["vocab_size"] = 400
+    cfg.update(overrides)
+    return cfg
+
+
+def snakemake(workdir: Path, cfg: dict, *extra: str) -> subprocess.CompletedProcess:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(workdir / "config.yaml"), "--cores", "2", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+
+
+def test_default_pipeline_builds_pool_features_subsets(tmp_path):
+    r = snakemake(tmp_path / "a", tiny_config())
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = tmp_path / "a" / "results"
+    report = json.loads((res / "pool" / "decontamination.json").read_text())
+    assert report["totals"]["eval_overlap"] > 0 and report["totals"]["exact_duplicate"] > 0
+    features = pd.read_parquet(res / "features" / "features.parquet")
+    assert features["trace_tokens"].notna().all() and (features["trace_tokens"] > 0).all()
+    assert not features["quality_ok"].all()
+    funnel = json.loads((res / "subsets" / "funnel.json").read_text())
+    assert funnel["steps"][3]["skipped"] is True
+    assert funnel["seed"] == 42
+    for name in SUBSET_NAMES:
+        sub = pd.read_parquet(res / "subsets" / f"{name}.parquet")
+        assert funnel["subsets"][name]["count"] == len(sub)
+        assert list(sub.columns) == list(features.columns)
+    s1k = pd.read_parquet(res / "subsets" / "s1k.parquet")
+    assert len(s1k) == 60 and s1k["quality_ok"].all()
+    for log in ("synthetic/synthesize.log", "pool/build_pool.log", "features/features.log", "subsets/s1k.log"):
+        assert (tmp_path / "a" / "logs" / log).is_file()
+
+    # same config in another directory: byte-identical subsets
+    r = snakemake(tmp_path / "b", tiny_config())
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name in SUBSET_NAMES:
+        a = (res / "subsets" / f"{name}.parquet").read_bytes()
+        b = (tmp_path / "b" / "results" / "subsets" / f"{name}.parquet").read_bytes()
+        assert a == b, name
+
+
+def test_unknown_config_key_is_rejected(tmp_path):
+    cfg = tiny_config()
+    cfg["selection"]["sise"] = 10
+    r = snakemake(tmp_path, cfg)
+    assert r.returncode != 0
+    assert "sise" in r.stderr + r.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_bad_source_file_fails_without_outputs(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "what is 2+2?"}\n')
+    cfg = tiny_config(sources=[{"name": "mine", "kind": "file", "path": str(bad), "fields": {"question": "problem"}}])
+    r = snakemake(tmp_path / "w", cfg)
+    assert r.returncode != 0
+    log = (tmp_path / "w" / "logs" / "sources" / "mine.log").read_text()
+    assert "bad.jsonl" in log and "problem" in log
+    assert not (tmp_path / "w" / "results" / "sources" / "mine.parquet").exists()
+    assert not (tmp_path / "w" / "results" / "pool" / "pool.parquet").exists()
+
+
+@pytest.mark.realdata
+def test_realdata_config(tmp_path, shared_data):
+    text = (REPO / "tests" / "configs" / "realdata.yaml").read_text().replace("../shared/data", str(shared_data))
+    cfg = yaml.safe_load(text)
+    r = snakemake(tmp_path, cfg)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = tmp_path / "results"
+    report = json.loads((res / "pool" / "decontamination.json").read_text())
+    pool = pd.read_parquet(res / "pool" / "pool.parquet")
+    math500 = set(pd.read_json(shared_data / "eval" / "math500_test.jsonl", lines=True)["problem"])
+    assert not (set(pool["question"]) & math500)
+    raw = pd.read_csv(shared_data / "pool" / "math_test_5000.csv")
+    removed = set(report["sources"]["math_test"]["removed"]["eval_overlap"])
+    from s1flow.pool import question_hash
+
+    in_math500 = {question_hash(q) for q in raw["Question"] if q in math500}
+    assert len(in_math500) == 500 and in_math500 <= removed
+    features = pd.read_parquet(res / "features" / "features.parquet")
+    row = features.dropna(subset=["trace_tokens"]).iloc[0]
+    from s1flow.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(shared_data / "tokenizer" / "qwen2")
+    assert row["trace_tokens"] == len(tok.encode(row["solution"], add_special_tokens=False).ids)
+    funnel = json.loads((res / "subsets" / "funnel.json").read_text())
+    assert funnel["subsets"]["s1k"]["count"] == 1000
+    assert "teacher_correct" in funnel["steps"][1]["unavailable"]
