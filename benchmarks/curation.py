@@ -71,7 +71,7 @@ def make_raw_sources(n: int, seed: int, data: Path, evals: dict[str, list[str]],
     bounds = np.concatenate([[0], np.cumsum(np.concatenate([q_len, t_len]))])
     texts = [" ".join(flat[bounds[i]:bounds[i + 1]]) for i in range(2 * n)]
     questions, traces = texts[:n], texts[n:]
-    for k in range(300):  # exact duplicates
+    for _ in range(300):  # exact duplicates
         questions[rng.integers(n)] = questions[rng.integers(n)]
     leaks = [q for qs in evals.values() for q in qs]
     for k, q in enumerate(leaks):  # eval questions leaked into the pool, some with extra words

@@ -2,10 +2,12 @@
 
 s1 lower-cases a question, splits it on whitespace and takes every run of ``n`` (8)
 consecutive words (a question shorter than ``n`` words is one n-gram of its own, so exact
-copies of short questions are caught, which s1's scheme misses). A pool question is dropped when it shares any n-gram with an
-evaluation question; sources are processed in order and each source's accepted
+copies of short questions are caught, which s1's scheme misses). A pool question is
+dropped when it shares any n-gram with an evaluation question; sources are processed in order and each source's accepted
 questions join the "seen" set, so a later source's question sharing an n-gram with an
-earlier source is dropped too; finally exact-duplicate questions are dropped.
+earlier source is dropped too; finally exact-duplicate questions are dropped (compared
+after the same lower-casing and whitespace normalisation, so copies differing only in
+case or spacing go too).
 
 The fast path hashes every word once, folds n consecutive word hashes into
 one 64-bit n-gram key with numpy, and intersects sorted key arrays. Every hash match is
@@ -17,8 +19,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from itertools import chain
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -244,7 +246,8 @@ def build_pool(
     alive = ~(excluded | cross)
     exact_dup = np.zeros(len(texts), dtype=bool)
     alive_idx = np.flatnonzero(alive)
-    dup_of_alive = pd.Series(texts, dtype=object).iloc[alive_idx].duplicated(keep="first").to_numpy()
+    normalised = pd.Series([" ".join(normalise_words(texts[i])) for i in alive_idx], dtype=object)
+    dup_of_alive = normalised.duplicated(keep="first").to_numpy()
     exact_dup[alive_idx[dup_of_alive]] = True
     keep = alive & ~exact_dup
     combined = with_qhash(combined.drop(columns="_source_name")).assign(_source_name=combined["_source_name"])

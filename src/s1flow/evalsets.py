@@ -22,7 +22,8 @@ ID_FIELDS = ("id", "unique_id", "Record ID", "idx")
 def _pick(df: pd.DataFrame, given: str | None, usual: Sequence[str], what: str, where: str) -> str | None:
     if given:
         if given not in df.columns:
-            raise InputFileError(f"{where}: {what} field '{given}' not found; columns are {sorted(map(str, df.columns))}")
+            columns = sorted(map(str, df.columns))
+            raise InputFileError(f"{where}: {what} field '{given}' not found; columns are {columns}")
         return given
     for name in usual:
         if name in df.columns:

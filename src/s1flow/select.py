@@ -165,7 +165,7 @@ def select_s1k(features: pd.DataFrame, settings: SelectionSettings) -> tuple[pd.
                "uniform_until": uniform_until, "algorithm": settings.algorithm,
                "benchmark_domains": {k: round(v, 6) for k, v in sorted(weights.items())},
                "preselection": ("skipped: teacher_correct not available" if not _available(hard, "teacher_correct")
-                                else "teacher correct AND (AIME or GPQA or long openaimath)")}
+                                else "teacher correct AND (aime or gpqa source, or long source above long_min_tokens)")}
     return subset, details
 
 

@@ -1953,10 +1953,7 @@ def _gen_multiple_choice(r: _Rand, d: int, wrong: bool, style: str) -> _Problem:
         question = body + "\n\n" + "\n".join(f"({_LETTERS[i]}) {o}" for i, o in enumerate(opts))
     params["correct_option"] = value_text
     parts.append(_conclude(r, f"({picked})"))
-    if r.chance(0.6):
-        attempt = f"Answer: ({picked})"
-    else:
-        attempt = f"The correct option is ({picked}).\n\nAnswer: {picked}"
+    attempt = f"Answer: ({picked})" if r.chance(0.6) else f"The correct option is ({picked}).\n\nAnswer: {picked}"
     return _Problem(
         question, letter, "\n\n".join(parts), attempt, picked == letter, "mc", params, choices=opts,
     )  # fmt: skip
@@ -2139,6 +2136,19 @@ def _near_duplicate(r: _Rand, question: str) -> str:
     return text if text != question else question + " "
 
 
+# Stand-ins for s1's benchmark-related sources (notebook step 4): the hardest modular
+# problems play AIME, the hardest multiple-choice ones GPQA.
+BENCHMARK_LIKE_SOURCES: dict[str, str] = {"modular": "synthetic/competition/modular",
+                                          "multiple_choice": "synthetic/graduate/multiple_choice"}
+
+
+def _source(domain: str, difficulty: int) -> str:
+    """``synthetic/<domain>``, or a benchmark-like source for the hardest problems of some domains."""
+    if difficulty == 5 and domain in BENCHMARK_LIKE_SOURCES:
+        return BENCHMARK_LIKE_SOURCES[domain]
+    return f"synthetic/{domain}"
+
+
 def generate_pool(
     n: int,
     seed: int,
@@ -2154,7 +2164,8 @@ def generate_pool(
     """A messy synthetic question pool of exactly `n` rows, deterministic in its arguments.
 
     Columns :data:`SYNTHETIC_POOL_COLUMNS`: the normalised pool columns (``question``,
-    ``solution`` = reference answer, ``cot_type``, ``source`` = ``synthetic/<domain>``,
+    ``solution`` = reference answer, ``cot_type``, ``source`` = ``synthetic/<domain>`` (or a
+    benchmark-like source from :data:`BENCHMARK_LIKE_SOURCES` at difficulty 5),
     ``metadata`` = JSON with ``difficulty``, ``kind``, ``params`` and ``mess``, ``domain``)
     plus ``trace``, ``attempt`` and ``teacher_correct``.
 
@@ -2220,7 +2231,7 @@ def generate_pool(
             meta["choices"] = p.choices
         rows.append(
             {"question": p.question, "solution": p.answer, "cot_type": DOMAINS[domain],
-             "source": f"synthetic/{domain}", "domain": domain, "trace": p.trace,
+             "source": _source(domain, d), "domain": domain, "trace": p.trace,
              "attempt": p.attempt, "teacher_correct": p.correct, "_meta": meta}
         )  # fmt: skip
 

@@ -38,7 +38,9 @@ def _fields(spec: Mapping[str, Any], where: str) -> dict[str, Any]:
     fields = dict(spec.get("fields") or {})
     unknown = set(fields) - {"question", "solution", "domain"}
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} under 'fields'; allowed: question, solution, domain")
+        raise ConfigError(
+            f"{where}: unknown key(s) {sorted(unknown)} under 'fields'; allowed: question, solution, domain"
+        )
     return {
         "question": fields.get("question", "question"),
         "solution": fields.get("solution"),
