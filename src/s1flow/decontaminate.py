@@ -126,10 +126,14 @@ def _ngram_at(index: NgramIndex, i: int, n: int) -> tuple[str, ...]:
 
 
 def contaminated(
-    pool_texts: Sequence[str], eval_texts: Mapping[str, Sequence[str]], n: int = 8
+    pool_texts: Sequence[str], eval_texts: Mapping[str, Sequence[str]], n: int = 8,
+    *, index: NgramIndex | None = None,
 ) -> dict[int, str]:
-    """Indices of `pool_texts` sharing a word n-gram with any eval text, mapped to the eval set's name."""
-    pool = build_ngram_index(pool_texts, n)
+    """Indices of `pool_texts` sharing a word n-gram with any eval text, mapped to the eval set's name.
+
+    `index` is the pool's n-gram index when the caller has built it already.
+    """
+    pool = index if index is not None else build_ngram_index(pool_texts, n)
     names = list(eval_texts)
     all_eval = [t for name in names for t in eval_texts[name]]
     set_of_eval = np.repeat(np.arange(len(names)), [len(eval_texts[name]) for name in names])
@@ -150,7 +154,8 @@ def contaminated(
 
 
 def cross_source_overlaps(
-    texts: Sequence[str], group: np.ndarray, excluded: np.ndarray, n: int = 8
+    texts: Sequence[str], group: np.ndarray, excluded: np.ndarray, n: int = 8,
+    *, index: NgramIndex | None = None,
 ) -> np.ndarray:
     """Mark texts sharing an n-gram with an accepted text of an earlier group (s1's "seen" set).
 
@@ -158,7 +163,7 @@ def cross_source_overlaps(
     already dropped (e.g. contaminated) whose n-grams never join the seen set.
     Returns a boolean mask of texts to drop.
     """
-    index = build_ngram_index(texts, n)
+    index = index if index is not None else build_ngram_index(texts, n)
     dropped = np.zeros(len(texts), dtype=bool)
     if len(index.keys) == 0:
         return dropped
@@ -237,12 +242,13 @@ def build_pool(
     texts = combined["question"].tolist()
     group = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
     log.info("decontaminating %d questions against %d eval sets", len(texts), len(eval_sets))
-    hits = contaminated(texts, eval_sets, ngram)
+    index = build_ngram_index(texts, ngram)
+    hits = contaminated(texts, eval_sets, ngram, index=index)
     excluded = np.zeros(len(texts), dtype=bool)
     excluded[list(hits)] = True
-    cross = (
-        cross_source_overlaps(texts, group, excluded, ngram) if cross_source else np.zeros(len(texts), bool)
-    )
+    cross = np.zeros(len(texts), bool)
+    if cross_source and len(frames) > 1:
+        cross = cross_source_overlaps(texts, group, excluded, ngram, index=index)
     alive = ~(excluded | cross)
     exact_dup = np.zeros(len(texts), dtype=bool)
     alive_idx = np.flatnonzero(alive)
