@@ -167,8 +167,13 @@ def main() -> None:
     # 3. decontamination vs the straightforward scheme
     pool_texts = [q for _, df in normalised for q in df["question"]]
     eval_texts = [q for qs in evals.values() for q in qs]
-    fast, t_fast = timed(contaminated, pool_texts, evals, 8)
-    ref, t_ref = timed(reference_contaminated, pool_texts, eval_texts, 8)
+    fast_times, ref_times = [], []
+    for _ in range(2):  # alternate, keep the best of each: the machine is shared and noisy
+        fast, dt = timed(contaminated, pool_texts, evals, 8)
+        fast_times.append(dt)
+        ref, dt = timed(reference_contaminated, pool_texts, eval_texts, 8)
+        ref_times.append(dt)
+    t_fast, t_ref = min(fast_times), min(ref_times)
     same = set(fast) == ref
     print(f"[3] decontamination: {t_fast:.2f} s vs straightforward {t_ref:.2f} s -> {t_ref / t_fast:.1f}x faster; "
           f"{len(ref)} contaminated, identical results: {same}; target >= 5x")
