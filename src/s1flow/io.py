@@ -32,12 +32,12 @@ def detect_format(path: str | os.PathLike) -> str:
     return fmt
 
 
-def read_table(path: str | os.PathLike, fmt: str = "auto") -> pd.DataFrame:
+def read_table(path: str | os.PathLike, fmt: str = "auto", *, allow_empty: bool = False) -> pd.DataFrame:
     """Read a parquet / jsonl / json / csv table; raise InputFileError naming the file on failure.
 
     A json file may hold a list of records or an object with one list-valued key
-    (e.g. ``{"data": [...]}``). Empty tables are an error: an empty source is never
-    what a user meant.
+    (e.g. ``{"data": [...]}``). Empty tables are an error (an empty source is never
+    what a user meant) unless `allow_empty` (a stage's own output, e.g. an empty subset).
     """
     path = Path(path)
     fmt = detect_format(path) if fmt == "auto" else fmt
@@ -70,7 +70,7 @@ def read_table(path: str | os.PathLike, fmt: str = "auto") -> pd.DataFrame:
         raise
     except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException) as exc:
         raise InputFileError(f"{path}: cannot read as {fmt}: {exc}") from exc
-    if len(df) == 0:
+    if len(df) == 0 and not allow_empty:
         raise InputFileError(f"{path}: the table is empty (0 rows)")
     return df
 

@@ -219,7 +219,7 @@ def run_funnel(features_file: PathLike, subsets: Mapping[str, PathLike], details
                settings: SelectionSettings, out: PathLike) -> dict:
     """Write funnel.json from the feature table and the written subsets."""
     features = read_features(features_file)
-    tables = {name: read_table(p) for name, p in subsets.items()}
+    tables = {name: read_table(p, allow_empty=True) for name, p in subsets.items()}
     info = {name: json.loads(Path(p).read_text(encoding="utf-8")) for name, p in details.items()}
     result = funnel(features, tables, settings, info)
     write_json(result, out)

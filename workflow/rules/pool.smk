@@ -35,7 +35,11 @@ rule build_pool:
         eval_sets=pool_evalset_files,
     output:
         pool="results/pool/pool.parquet",
-        report="results/pool/decontamination.json",
+        report=report(
+            "results/pool/decontamination.json",
+            category="Data curation",
+            caption="../report/decontamination.rst",
+        ),
     params:
         source_names=list(SOURCES),
         eval_names=list(EVAL_SETS),

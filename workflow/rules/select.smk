@@ -21,7 +21,11 @@ rule funnel:
         subsets=subset_files,
         details=subset_detail_files,
     output:
-        funnel="results/subsets/funnel.json",
+        funnel=report(
+            "results/subsets/funnel.json",
+            category="Data curation",
+            caption="../report/funnel.rst",
+        ),
     params:
         subset_names=SUBSETS,
         selection=config["selection"],
