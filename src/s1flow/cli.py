@@ -11,6 +11,7 @@ from s1flow import stages
 from s1flow.errors import S1FlowError
 from s1flow.logs import setup_logging
 from s1flow.select import SUBSETS, BenchmarkSources, SelectionSettings
+from s1flow.sources.presets import PRESETS
 
 log = logging.getLogger("s1flow")
 
@@ -64,8 +65,6 @@ def _cmd_synthesize(args: argparse.Namespace) -> None:
 
 
 def _cmd_presets(args: argparse.Namespace) -> None:
-    from s1flow.sources.presets import PRESETS
-
     for key, preset in PRESETS.items():
         print(f"{key:16s} {preset.hub_id:40s} {preset.description}")
 

@@ -21,9 +21,10 @@ from s1flow.errors import ConfigError, InputFileError
 from s1flow.evalsets import load_hub_eval_set, normalise_eval_set
 from s1flow.features import build_features, validate_features
 from s1flow.io import read_table, require_string_column, write_json, write_parquet, write_table
-from s1flow.pool import NORMALISED_COLUMNS, validate_normalised, validate_pool
+from s1flow.pool import NORMALISED_COLUMNS, question_hash, validate_normalised, validate_pool
 from s1flow.select import BenchmarkSources, SelectionSettings, funnel, select_subset
 from s1flow.sources import load_source
+from s1flow.synthetic import generate_eval_sets, generate_pool
 from s1flow.tokenizer import load_tokenizer, train_bpe_tokenizer
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,6 @@ PathLike = str | os.PathLike
 def run_synthesize(out_dir: PathLike, *, seed: int, pool_size: int, eval_size: int, duplicate_rate: float,
                    junk_rate: float) -> None:
     """Write the synthetic pool (questions.parquet), its teacher (teacher.parquet) and eval sets (eval/*.parquet)."""
-    from s1flow.pool import question_hash
-    from s1flow.synthetic import generate_eval_sets, generate_pool
-
     out = Path(out_dir)
     eval_sets = generate_eval_sets(seed, n_per_set=eval_size)
     pool = generate_pool(pool_size, seed, duplicate_rate=duplicate_rate, junk_rate=junk_rate, eval_sets=eval_sets)
@@ -138,8 +136,6 @@ def run_decontaminate(pool_file: PathLike, against: Sequence[str], out: PathLike
         frames, original = [("input", work)], [df]
     kept_pool, report = build_pool(frames, evals, ngram=ngram, cross_source=cross_source)
     full = pd.concat(original, ignore_index=True)
-    from s1flow.pool import question_hash
-
     keep_hashes = set(kept_pool["qhash"])
     hashes = full["question"].map(question_hash)
     kept = full[hashes.isin(keep_hashes) & ~hashes.duplicated()].reset_index(drop=True)

@@ -23,7 +23,8 @@ import pandas as pd
 
 from s1flow.errors import ConfigError
 from s1flow.io import read_table
-from s1flow.pool import normalise_records, validate_normalised
+from s1flow.pool import NORMALISED_COLUMNS, normalise_records, validate_normalised
+from s1flow.sources import presets
 
 LoadDataset = Callable[..., Any]
 
@@ -62,8 +63,6 @@ def load_source(
     `load_dataset` replaces ``datasets.load_dataset`` (tests point it at local files);
     `synthetic_questions` is the parquet written by the synthetic generator.
     """
-    from s1flow.sources import presets
-
     name = spec.get("name", "?")
     kind = spec.get("kind")
     where = f"config sources[{name}]"
@@ -95,10 +94,7 @@ def load_source(
         if synthetic_questions is None:
             raise ConfigError(f"{where}: kind 'synthetic' needs the synthetic generator's output")
         path = Path(synthetic_questions)
-        raw = read_table(path)
-        from s1flow.pool import NORMALISED_COLUMNS
-
-        out = raw[NORMALISED_COLUMNS]
+        out = read_table(path)[NORMALISED_COLUMNS]
         where = str(path)
     else:
         raise ConfigError(f"{where}: unknown kind {kind!r}; expected 'hub', 'file' or 'synthetic'")
