@@ -173,11 +173,11 @@ def select_subset(features: pd.DataFrame, name: SubsetName, settings: SelectionS
     """Pick the named subset of `features`; returns (rows in table order, details for the funnel)."""
     if name == "s1k":
         return select_s1k(features, settings)
-    stages, _ = filter_steps(features)
-    rng = _rng(settings.seed, name)
     if name == "full":
         base = features[features["trace_tokens"].notna()].reset_index(drop=True)
         return base, {"from_step": "pool (rows with a trace length)"}
+    stages, _ = filter_steps(features)
+    rng = _rng(settings.seed, name)
     base = stages["quality"].reset_index(drop=True)
     size = min(settings.size, len(base))
     if name == "random":
