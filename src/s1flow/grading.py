@@ -40,6 +40,7 @@ SAMPLE_COLUMNS = ["qid", "setting", "budget", "num_wait", "sample", "thinking", 
                   "finish", "extracted", "correct"]
 SUMMARY_COLUMNS = ["setting", "budget", "num_wait", "n_questions", "n_samples", "accuracy", "mean_thinking_tokens",
                    "cap_share"]
+PER_QUESTION_COLUMNS = ["setting", "qid", "correct"]
 
 
 # --------------------------------------------------------------------------- extraction
@@ -377,31 +378,50 @@ def _first_value(s: pd.Series) -> Any:
     return vals.iloc[0] if len(vals) else None
 
 
+def _question_correct(qg: pd.DataFrame) -> bool:
+    """Whether one question's samples (of one setting) count as correct; see :func:`per_question_correct`."""
+    qg = qg.sort_values("sample", kind="stable")
+    correct = [bool(c) if c is not None and c == c else False for c in qg["correct"]]
+    if len(qg) == 1:
+        return correct[0]
+    extracted = [None if e is None or (isinstance(e, float) and e != e) else str(e) for e in qg["extracted"]]
+    voted = majority_vote(extracted, key=_vote_key)
+    if voted is None:
+        return False
+    k = _vote_key(voted)
+    return next(c for e, c in zip(extracted, correct, strict=True) if e is not None and _vote_key(e) == k)
+
+
+def _per_question(group: pd.DataFrame) -> list[tuple[Any, bool]]:
+    return [(qid, _question_correct(qg)) for qid, qg in group.groupby("qid", sort=False)]
+
+
+def per_question_correct(samples: pd.DataFrame, *, where: str = "samples") -> pd.DataFrame:
+    """Per (``setting``, ``qid``): whether the question counts as correct (columns setting, qid, correct).
+
+    One sample: its ``correct``. Several samples: the sample (lowest ``sample`` first) whose
+    ``extracted`` answer wins the majority vote (grouped by :func:`normalise_answer`) decides;
+    no extracted answer at all is wrong. Settings and questions keep their first-seen order.
+    """
+    require_columns(samples, ["qid", "setting", "sample", "extracted", "correct"], where)
+    rows = [(setting, qid, ok)
+            for setting, group in samples.groupby("setting", sort=False, dropna=False)
+            for qid, ok in _per_question(group)]
+    return pd.DataFrame(rows, columns=PER_QUESTION_COLUMNS).astype({"correct": bool})
+
+
 def summarise(samples: pd.DataFrame, *, where: str = "samples") -> pd.DataFrame:
     """Per ``setting``: questions, samples, accuracy, mean thinking tokens and share of capped runs.
 
-    Accuracy is the mean over questions; with several samples of a (qid, setting) the
-    question counts as correct when the majority-voted ``extracted`` answer (grouped by
-    :func:`normalise_answer`) was graded correct. Settings keep their first-seen order.
+    Accuracy is the mean over questions of :func:`per_question_correct`: with several samples
+    of a (qid, setting) the question counts as correct when the majority-voted ``extracted``
+    answer (grouped by :func:`normalise_answer`) was graded correct. Settings keep their
+    first-seen order.
     """
     require_columns(samples, ["qid", "setting", "sample", "thinking_tokens", "finish", "extracted", "correct"], where)
     rows = []
     for setting, group in samples.groupby("setting", sort=False, dropna=False):
-        per_q = []
-        for _, qg in group.groupby("qid", sort=False):
-            qg = qg.sort_values("sample", kind="stable")
-            correct = [bool(c) if c is not None and c == c else False for c in qg["correct"]]
-            if len(qg) == 1:
-                per_q.append(correct[0])
-                continue
-            extracted = [None if e is None or (isinstance(e, float) and e != e) else str(e) for e in qg["extracted"]]
-            voted = majority_vote(extracted, key=_vote_key)
-            if voted is None:
-                per_q.append(False)
-            else:
-                k = _vote_key(voted)
-                per_q.append(next(c for e, c in zip(extracted, correct, strict=True)
-                                  if e is not None and _vote_key(e) == k))
+        per_q = [ok for _, ok in _per_question(group)]
         tokens = pd.to_numeric(group["thinking_tokens"], errors="coerce")
         rows.append({
             "setting": setting,

@@ -1,0 +1,7 @@
+"""Reporting on evaluation samples: tables and figures for the paper's comparisons.
+
+Modules: ``bootstrap`` (paired bootstrap confidence intervals), ``metrics`` (Control,
+Scaling, Performance), ``ablation`` (the data-ablation table, Table 2), ``methods`` (the
+test-time scaling method comparison, Table 3, and its points) and ``scaling_plot`` (the
+accuracy vs thinking tokens figure).
+"""

@@ -1,0 +1,192 @@
+"""The test-time scaling figure: accuracy against average thinking tokens, one panel per eval set."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.transforms import Bbox
+
+from s1flow.errors import InputFileError
+from s1flow.io import require_columns
+
+log = logging.getLogger(__name__)
+
+#: method -> (legend label, colour, marker). Other methods cycle through _EXTRA.
+STYLES: dict[str, tuple[str, str, str]] = {
+    "budget forcing": ("budget forcing (sequential)", "#1f77b4", "o"),
+    "majority voting": ("majority voting (parallel)", "#d62728", "s"),
+    "rejection sampling": ("rejection sampling", "#2ca02c", "^"),
+}
+_EXTRA = [("#9467bd", "D"), ("#8c564b", "v"), ("#e377c2", "P"), ("#7f7f7f", "X")]
+_LINESTYLES = ["-", "--", ":", "-."]
+_NEEDED = ["evalset", "method", "model", "setting", "mean_thinking_tokens", "accuracy"]
+
+
+def point_label(setting: str) -> str:
+    """A short annotation for a setting: ``cap=512`` -> 512, ``cap=auto,wait=2`` -> w2, ``maj@4`` -> @4."""
+    setting = str(setting)
+    if m := re.fullmatch(r"maj@(\d+)", setting):
+        return f"@{m.group(1)}"
+    body = setting.removeprefix("rs:")
+    parts = dict(p.split("=", 1) for p in body.split(",") if "=" in p)
+    if "cap" not in parts:
+        return setting
+    cap, wait, minimum = parts["cap"], parts.get("wait", "0"), parts.get("min", "0")
+    label = "" if cap == "auto" and wait != "0" else cap
+    if wait != "0":
+        label += f"w{wait}"
+    if minimum != "0":
+        label += f" m{minimum}"
+    return label
+
+
+def _style(method: str, extra_index: int) -> tuple[str, str, str]:
+    if method in STYLES:
+        return STYLES[method]
+    colour, marker = _EXTRA[extra_index % len(_EXTRA)]
+    return method, colour, marker
+
+
+def _log2_ticks(lo: float, hi: float) -> list[float]:
+    ticks = [2.0 ** e for e in range(math.floor(math.log2(lo)), math.ceil(math.log2(hi)) + 1)
+             if lo <= 2.0 ** e <= hi]
+    while len(ticks) > 7:
+        ticks = ticks[::2]
+    return ticks or [2.0 ** round(math.log2(math.sqrt(lo * hi)))]
+
+
+def _valid(points: pd.DataFrame) -> pd.DataFrame:
+    require_columns(points, _NEEDED, "scaling plot points")
+    x = pd.to_numeric(points["mean_thinking_tokens"], errors="coerce")
+    y = pd.to_numeric(points["accuracy"], errors="coerce")
+    ok = (x > 0) & np.isfinite(x) & np.isfinite(y)
+    if (~ok).any():
+        log.warning("scaling plot: leaving out %d point(s) without positive thinking tokens or accuracy: %s",
+                    int((~ok).sum()), list(points.loc[~ok, "setting"])[:5])
+    out = points.loc[ok].assign(mean_thinking_tokens=x[ok], accuracy=y[ok])
+    if out.empty:
+        raise InputFileError("scaling plot: no points with positive thinking tokens and an accuracy to plot")
+    return out
+
+
+# Candidate label positions around a marker: (dx, dy) in points, horizontal and vertical alignment.
+_ABOVE, _BELOW, _RIGHT = (0, 6, "center", "bottom"), (0, -7, "center", "top"), (6, 0, "left", "center")
+_CANDIDATES = [_ABOVE, _BELOW, _RIGHT, (-6, 0, "right", "center"), (5, 5, "left", "bottom"),
+               (-5, 5, "right", "bottom"), (5, -5, "left", "top"), (-5, -5, "right", "top"),
+               (0, 15, "center", "bottom"), (0, -16, "center", "top")]
+_PREFERRED = {"budget forcing": _ABOVE, "majority voting": _BELOW, "rejection sampling": _RIGHT}
+
+
+def _overlaps(box: Bbox, others: list[Bbox], pad: float = 1.0) -> bool:
+    grown = box.padded(pad)
+    return any(grown.overlaps(o) for o in others)
+
+
+def _place_labels(fig: Figure, ax: Axes, labels: list[tuple[float, float, str, str, str]]) -> None:
+    """Annotate points, trying positions around each marker until one clashes with nothing drawn so far."""
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    obstacles = []
+    for line in ax.get_lines():
+        xy = ax.transData.transform(line.get_xydata())
+        for (x0, y0), (x1, y1) in zip(xy[:-1], xy[1:], strict=True):
+            steps = max(1, int(math.hypot(x1 - x0, y1 - y0) // 3))
+            for t in np.linspace(0, 1, steps + 1):
+                px, py = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+                obstacles.append(Bbox.from_extents(px - 1, py - 1, px + 1, py + 1))
+        for px, py in xy:  # the markers themselves
+            obstacles.append(Bbox.from_extents(px - 5, py - 5, px + 5, py + 5))
+    for x, y, text, colour, method in labels:
+        ann = ax.annotate(text, (x, y), xytext=(0, 0), textcoords="offset points", fontsize=6.5, color=colour)
+        ann.set_in_layout(False)
+        order = [_PREFERRED.get(method, _ABOVE)] + _CANDIDATES
+        for dx, dy, ha, va in order + [order[0]]:
+            ann.set_position((dx, dy))
+            ann.set_ha(ha)
+            ann.set_va(va)
+            box = ann.get_window_extent(renderer)
+            inside = frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1)
+            if inside and not _overlaps(box, obstacles):
+                break
+        obstacles.append(ann.get_window_extent(renderer))
+
+
+def scaling_figure(points: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """The figure of :func:`plot_scaling` (columns as :data:`s1flow.report.methods.POINT_COLUMNS`)."""
+    points = _valid(points)
+    evalsets = list(dict.fromkeys(points["evalset"].astype(str)))
+    models = list(dict.fromkeys(points["model"].astype(str)))
+    methods = list(dict.fromkeys(points["method"].astype(str)))
+    extra = [m for m in methods if m not in STYLES]
+    ncols = min(len(evalsets), 4)
+    nrows = math.ceil(len(evalsets) / ncols)
+    width = max(1.0 + 3.9 * ncols, 5.6)
+    fig = Figure(figsize=(width, 1.1 + 3.3 * nrows), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    handles: dict[str, Line2D] = {}
+    labels: dict[int, list[tuple[float, float, str, str, str]]] = {}
+    for i, (ax, evalset) in enumerate(zip(axes, evalsets, strict=False)):
+        panel = points[points["evalset"].astype(str) == evalset]
+        labels[i] = []
+        for (method, model), group in panel.groupby(["method", "model"], sort=False):
+            name, colour, marker = _style(str(method), extra.index(method) if method in extra else 0)
+            label = name if len(models) == 1 else f"{name}, {model}"
+            group = group.sort_values("mean_thinking_tokens", kind="stable")
+            x, y = group["mean_thinking_tokens"].to_numpy(), group["accuracy"].to_numpy()
+            m = models.index(str(model))  # later models: other dash pattern, open markers
+            (line,) = ax.plot(x, y, color=colour, marker=marker, markersize=4.5, linewidth=1.4,
+                              linestyle=_LINESTYLES[m % len(_LINESTYLES)], label=label,
+                              markerfacecolor=colour if m == 0 else "white")
+            handles.setdefault(label, line)
+            labels[i] += [(xi, yi, point_label(s), colour, str(method))
+                          for xi, yi, s in zip(x, y, group["setting"], strict=True)]
+        lo, hi = panel["mean_thinking_tokens"].min(), panel["mean_thinking_tokens"].max()
+        ax.set_xscale("log", base=2)
+        ax.set_xlim(lo / 1.35, hi * 1.35)
+        ax.xaxis.set_major_locator(FixedLocator(_log2_ticks(lo / 1.35, hi * 1.35)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{round(v):d}"))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.margins(y=0.14)
+        ax.set_title(evalset, fontsize=10)
+        ax.set_xlabel("Average thinking tokens", fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(True, color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+    for ax in axes[len(evalsets):]:
+        ax.set_visible(False)
+    fig.supylabel("Accuracy (%)", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+               ncol=max(1, min(len(handles), int(width // (2.5 if len(models) == 1 else 3.2)))),
+               fontsize=8, frameon=False, handlelength=3)
+    fig.draw_without_rendering()  # settle the layout before measuring where labels fit
+    for i, ax in enumerate(axes[:len(evalsets)]):
+        _place_labels(fig, ax, labels[i])
+    return fig
+
+
+def plot_scaling(points: pd.DataFrame, png: str | os.PathLike, pdf: str | os.PathLike, *,
+                 title: str | None = None) -> None:
+    """Plot accuracy (%) against average thinking tokens (log2 axis) per eval set, one line per method.
+
+    `points` has the columns of :func:`s1flow.report.methods.method_points`; each point is
+    annotated with a short form of its setting. Writes a PNG (200 dpi) and a PDF.
+    """
+    fig = scaling_figure(points, title=title)
+    for path in (Path(png), Path(pdf)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=200)
+    fig.savefig(pdf)

@@ -1,0 +1,149 @@
+"""The data-ablation table: hand-computed accuracies, paired deltas, writers and input errors."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from s1flow.errors import ConfigError, InputFileError
+from s1flow.grading import per_question_correct
+from s1flow.report.ablation import (
+    ABLATION_COLUMNS,
+    ablation_latex,
+    ablation_markdown,
+    ablation_table,
+    read_ablation_csv,
+    write_ablation,
+)
+from s1flow.report.bootstrap import paired_bootstrap
+
+COLS = ["qid", "setting", "budget", "num_wait", "sample", "thinking", "answer", "thinking_tokens", "finish",
+        "extracted", "correct"]
+
+
+def samples(correct: dict[str, list[bool]], qids: list[str]) -> pd.DataFrame:
+    """One greedy sample per question and setting; `correct` maps setting -> per-question correctness."""
+    rows = [(q, s, 512, 0, 0, "t", "a", 100, "stop", "1" if ok else "2", ok)
+            for s, oks in correct.items() for q, ok in zip(qids, oks, strict=True)]
+    return pd.DataFrame(rows, columns=COLS)
+
+
+AIME = ["a1", "a2", "a3", "a4"]
+GPQA = ["g1", "g2", "g3", "g4", "g5"]
+
+
+def tables() -> dict[tuple[str, str], pd.DataFrame]:
+    return {
+        # s1k: aime 3/4 = 75 %, gpqa 4/5 = 80 %; the other setting must not leak in
+        ("s1k", "aime"): samples({"cap=512": [True, True, True, False], "cap=64": [False] * 4}, AIME),
+        ("s1k", "gpqa_diamond"): samples({"cap=512": [True, True, False, True, True]}, GPQA),
+        # random: aime 2/4 = 50 % (delta -25), gpqa 2/5 = 40 % (delta -40); rows in another question order
+        ("random", "aime"): samples({"cap=512": [False, True, False, True]}, ["a4", "a3", "a2", "a1"]),
+        ("random", "gpqa_diamond"): samples({"cap=512": [True, False, False, True, False]}, GPQA),
+    }
+
+
+def test_per_question_correct_votes_over_samples():
+    rows = [("q1", "maj", 0, "5", True), ("q1", "maj", 1, "4", False), ("q1", "maj", 2, "$5$", True),
+            ("q2", "maj", 0, "8", False), ("q2", "maj", 1, "7", True), ("q2", "maj", 2, "8", False),
+            ("q1", "one", 0, "5", True)]
+    df = pd.DataFrame(rows, columns=["qid", "setting", "sample", "extracted", "correct"])
+    out = per_question_correct(df)
+    assert list(out.columns) == ["setting", "qid", "correct"]
+    # q1 votes "5" (2 of 3 once "$5$" is normalised) -> correct; q2 votes "8" -> wrong
+    assert out.values.tolist() == [["maj", "q1", True], ["maj", "q2", False], ["one", "q1", True]]
+
+
+def test_ablation_numbers_by_hand():
+    table = ablation_table(tables(), setting="cap=512", reference="s1k", n_resamples=2000, seed=0)
+    assert list(table.columns) == ABLATION_COLUMNS
+    assert table[["model", "evalset"]].values.tolist() == [
+        ["s1k", "aime"], ["s1k", "gpqa_diamond"], ["random", "aime"], ["random", "gpqa_diamond"]]
+    assert table["n_questions"].tolist() == [4, 5, 4, 5]
+    assert table["accuracy"].tolist() == pytest.approx([75.0, 80.0, 50.0, 40.0])
+    assert table["delta"].tolist() == pytest.approx([0.0, 0.0, -25.0, -40.0])
+    ref = table[table["model"] == "s1k"]
+    assert (ref[["delta_low", "delta_high"]] == 0).all().all()
+    assert (table["ci_low"] <= table["accuracy"]).all() and (table["accuracy"] <= table["ci_high"]).all()
+    assert set(table["setting"]) == {"cap=512"} and set(table["reference"]) == {"s1k"}
+    assert set(table["n_resamples"]) == {2000} and set(table["seed"]) == {0}
+    # the random/aime interval is a paired bootstrap over the reference's question order (a1..a4)
+    res = paired_bootstrap([1, 0, 1, 0], [1, 1, 1, 0], n_resamples=2000, seed=0)
+    row = table.iloc[2]
+    assert (row["delta_low"], row["delta_high"], row["ci_low"], row["ci_high"]) == pytest.approx(
+        (res.delta_low, res.delta_high, res.low, res.high))
+
+
+def test_writers_round_trip_and_show_the_numbers(tmp_path):
+    table = ablation_table(tables(), setting="cap=512", n_resamples=1000, seed=3)
+    md, csv, tex = tmp_path / "t.md", tmp_path / "out" / "t.csv", tmp_path / "t.tex"
+    write_ablation(table, md=md, csv=csv, tex=tex)
+    back = read_ablation_csv(csv)
+    pd.testing.assert_frame_equal(back, table)
+    # recomputing from the samples gives the CSV's numbers exactly
+    pd.testing.assert_frame_equal(ablation_table(tables(), setting="cap=512", n_resamples=1000, seed=3), back)
+
+    text = md.read_text()
+    r = table.iloc[2]
+    assert f"75.0 [{table.iloc[0]['ci_low']:.1f}, {table.iloc[0]['ci_high']:.1f}]" in text
+    assert f"−25.0 [{r['delta_low']:.1f}, {r['delta_high']:.1f}]".replace("-", "−") in text
+    assert "| s1k (reference) |" in text and "aime (n=4)" in text and "Δ gpqa_diamond" in text
+    assert "`cap=512`" in text and "1,000 resamples" in text and "seed 3" in text and "`s1k`" in text
+
+    latex = tex.read_text()
+    assert "gpqa\\_diamond" in latex and "gpqa_diamond" not in latex
+    assert "$-$25.0" in latex and "$-$40.0" in latex and "95\\% CI" in latex
+    assert latex.count("{") == latex.count("}")
+    for env in ("table", "tabular"):
+        assert latex.count(f"\\begin{{{env}}}") == latex.count(f"\\end{{{env}}}") == 1
+    body = latex[latex.index("\\midrule"):latex.index("\\bottomrule")].splitlines()[1:]
+    assert len(body) == 2 and all(line.count("&") == 4 and line.endswith("\\\\") for line in body)
+    assert re.search(r"\\begin\{tabular\}\{lcccc\}", latex)
+    assert "% " not in latex.replace("\\%", "")  # every percent sign is escaped
+
+
+def test_missing_cells_and_tex_escaping():
+    t = tables()
+    del t[("random", "gpqa_diamond")]
+    table = ablation_table(t, setting="cap=512", reference="s1k", n_resamples=200, seed=0)
+    assert len(table) == 3
+    assert "| random | 50.0" in ablation_markdown(table) and ablation_markdown(table).rstrip().endswith("— | — |")
+    table["model"] = table["model"].replace({"random": "r_100%"})
+    assert "r\\_100\\%" in ablation_latex(table)
+
+
+def test_requested_setting_missing():
+    with pytest.raises(ConfigError, match=r"model 's1k' on eval set 'aime': no rows for setting 'cap=9'"):
+        ablation_table(tables(), setting="cap=9", seed=0)
+
+
+def test_reference_missing():
+    with pytest.raises(ConfigError, match="reference model 'full' has no samples"):
+        ablation_table(tables(), setting="cap=512", reference="full", seed=0)
+    t = tables()
+    del t[("s1k", "aime")]
+    with pytest.raises(ConfigError, match="'s1k' has no samples on eval set 'aime'"):
+        ablation_table(t, setting="cap=512", seed=0)
+
+
+def test_question_sets_must_match():
+    t = tables()
+    t[("random", "aime")] = samples({"cap=512": [True, True, True]}, ["a1", "a2", "zz"])
+    with pytest.raises(InputFileError, match=r"model 'random' on eval set 'aime': questions differ .*1 only here "
+                                             r"\(e.g. \['zz'\]\), 2 only in the reference"):
+        ablation_table(t, setting="cap=512", seed=0)
+
+
+def test_read_csv_validates(tmp_path):
+    table = ablation_table(tables(), setting="cap=512", n_resamples=100, seed=0)
+    path = tmp_path / "a.csv"
+    table.drop(columns="delta_low").to_csv(path, index=False)
+    with pytest.raises(InputFileError, match=r"a\.csv: missing column\(s\) \['delta_low'\]"):
+        read_ablation_csv(path)
+    table.assign(accuracy="high").to_csv(path, index=False)
+    with pytest.raises(InputFileError, match="column 'accuracy' row 0 is not a number"):
+        read_ablation_csv(path)
+    with pytest.raises(InputFileError, match="file not found"):
+        read_ablation_csv(tmp_path / "none.csv")

@@ -1,0 +1,155 @@
+"""Method comparison: classification of settings, points and hand-computed Control / Scaling / Performance."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from s1flow.errors import InputFileError
+from s1flow.report.methods import (
+    METHOD_COLUMNS,
+    POINT_COLUMNS,
+    method_of,
+    method_points,
+    method_rows,
+    methods_table,
+    setting_points,
+    vote_counts,
+    write_methods,
+)
+
+COLS = ["qid", "setting", "budget", "num_wait", "sample", "thinking", "answer", "thinking_tokens", "finish",
+        "extracted", "correct"]
+
+
+def row(qid, setting, budget, tokens, correct, *, sample=0, extracted=None):
+    extracted = extracted if extracted is not None else ("1" if correct else "2")
+    return (qid, setting, budget, 0, sample, "t", "a", tokens, "stop", extracted, correct)
+
+
+def table() -> pd.DataFrame:
+    rows = [
+        # budget forcing. cap=100: tokens (100 + 60) / 2 = 80, 1 of 2 correct = 50 %
+        row("q1", "cap=100", 100, 100, True), row("q2", "cap=100", 100, 60, False),
+        # cap=150: tokens (170 + 150) / 2 = 160 > 150 (over budget), 50 %
+        row("q1", "cap=150", 150, 170, True), row("q2", "cap=150", 150, 150, False),
+        # cap=400: tokens (300 + 340) / 2 = 320, 100 %
+        row("q1", "cap=400", 400, 300, True), row("q2", "cap=400", 400, 340, True),
+        # rejection sampling. rs:cap=200: tokens 120, 50 %; rs:cap=400: tokens 240, 0 %
+        row("q1", "rs:cap=200", 200, 100, True), row("q2", "rs:cap=200", 200, 140, False),
+        row("q1", "rs:cap=400", 400, 200, False), row("q2", "rs:cap=400", 400, 280, False),
+        # a setting no method claims
+        row("q1", "tok:cap=512", 512, 10, True), row("q2", "tok:cap=512", 512, 10, True),
+    ]
+    # majority voting over 4 samples of 100 tokens each (gold "1"):
+    #   q1 answers 5, 7, 7, 5 with 5 right -> ties go to the first seen answer, 5: right for k = 1, 2, 4
+    #   q2 answers 3, 1, 1, 1 with 1 right -> k = 1: 3 wrong; k = 2: tie, 3 first, wrong; k = 4: 1 right
+    # accuracy 50, 50, 100 %; compute per question = k * 100 tokens -> 100, 200, 400
+    for s, (e1, e2) in enumerate(zip("5775", "3111", strict=True)):
+        rows.append(row("q1", "maj@4", 28000, 100, e1 == "5", sample=s, extracted=e1))
+        rows.append(row("q2", "maj@4", 28000, 100, e2 == "1", sample=s, extracted=e2))
+    return pd.DataFrame(rows, columns=COLS)
+
+
+@pytest.mark.parametrize(("setting", "method"), [
+    ("cap=512", "budget forcing"), ("cap=auto", "budget forcing"), ("cap=auto,wait=2", "budget forcing"),
+    ("cap=64,min=8", "budget forcing"), ("rs:cap=512", "rejection sampling"), ("maj@16", "majority voting"),
+    ("tok:cap=512", None), ("maj@x", None),
+])
+def test_classification(setting, method):
+    m = method_of(setting)
+    assert (m.name if m else None) == method
+
+
+def test_vote_counts():
+    assert vote_counts(16) == [1, 2, 4, 8, 16]
+    assert vote_counts(12) == [1, 2, 4, 8, 12]
+    assert vote_counts(1) == [1]
+
+
+def test_points():
+    pts = setting_points(table(), model="s1k", evalset="aime")
+    assert list(pts.columns) == POINT_COLUMNS
+    assert pts["setting"].tolist() == ["cap=100", "cap=150", "cap=400", "rs:cap=200", "rs:cap=400",
+                                       "maj@1", "maj@2", "maj@4"]
+    assert pts["method"].tolist() == ["budget forcing"] * 3 + ["rejection sampling"] * 2 + ["majority voting"] * 3
+    assert pts["mean_thinking_tokens"].tolist() == [80, 160, 320, 120, 240, 100, 200, 400]
+    assert pts["accuracy"].tolist() == [50, 50, 100, 50, 0, 50, 50, 100]
+    assert pts["budget"].tolist()[:5] == [100, 150, 400, 200, 400]
+    assert pts["budget"].iloc[5:].isna().all()
+    assert set(pts["model"]) == {"s1k"} and set(pts["evalset"]) == {"aime"}
+
+
+def test_metrics_by_hand():
+    out = method_rows(table(), model="s1k", evalset="aime")
+    assert list(out.columns) == METHOD_COLUMNS
+    assert out["method"].tolist() == ["budget forcing", "rejection sampling", "majority voting"]
+    bf, rs, mv = (out.iloc[i] for i in range(3))
+    # budget forcing: 80 <= 100, 160 > 150, 320 <= 400 -> control 2/3
+    # log2 tokens 80, 160, 320 are 1 apart: slopes (50-50)/1 = 0, (100-50)/2 = 25, (100-50)/1 = 50 -> 25
+    # per 1k tokens: 0/0.08 = 0, 50/0.24 = 208.33, 50/0.16 = 312.5 -> 173.61
+    assert bf["control"] == pytest.approx(2 / 3)
+    assert bf["scaling"] == pytest.approx(25)
+    assert bf["scaling_per_1k"] == pytest.approx((0 + 50 / 0.24 + 50 / 0.16) / 3)
+    assert (bf["performance"], bf["n_settings"]) == (100, 3)
+    # rejection sampling: 120 <= 200, 240 <= 400 -> 1; one doubling 120 -> 240 loses 50 points -> -50;
+    # per 1k: -50 / 0.12 = -416.67
+    assert (rs["control"], rs["scaling"], rs["performance"], rs["n_settings"]) == (1.0, -50.0, 50.0, 2)
+    assert rs["scaling_per_1k"] == pytest.approx(-50 / 0.12)
+    # majority voting: no budget -> control NaN; tokens 100, 200, 400 with 50, 50, 100 % -> 25 per doubling;
+    # per 1k: 0/0.1 = 0, 50/0.3 = 166.67, 50/0.2 = 250 -> 138.89
+    assert math.isnan(mv["control"])
+    assert mv["scaling"] == pytest.approx(25)
+    assert mv["scaling_per_1k"] == pytest.approx((50 / 0.3 + 50 / 0.2) / 3)
+    assert (mv["performance"], mv["n_settings"]) == (100, 3)
+
+
+def test_table_order_and_writers(tmp_path):
+    only_bf = table()[lambda d: d["setting"].str.startswith("cap=")]
+    tables = {("s1k", "aime"): table(), ("base", "aime"): only_bf, ("s1k", "math"): only_bf}
+    out = methods_table(tables)
+    assert out[["evalset", "method", "model"]].values.tolist() == [
+        ["aime", "budget forcing", "s1k"], ["aime", "budget forcing", "base"],
+        ["aime", "rejection sampling", "s1k"], ["aime", "majority voting", "s1k"],
+        ["math", "budget forcing", "s1k"]]
+    pts = method_points(tables)
+    assert len(pts) == 8 + 3 + 3 and pts["evalset"].tolist()[-1] == "math"
+
+    md, csv = tmp_path / "m.md", tmp_path / "m.csv"
+    write_methods(out, md=md, csv=csv)
+    back = pd.read_csv(csv)
+    assert list(back.columns) == METHOD_COLUMNS
+    pd.testing.assert_frame_equal(back, out, check_dtype=False)
+    text = md.read_text()
+    assert text.index("## aime") < text.index("## math")
+    assert "| budget forcing | s1k | 67 % | 25.0 | 173.6 | 100.0 | 3 |" in text
+    assert "| rejection sampling | s1k | 100 % | −50.0 | −416.7 | 50.0 | 2 |" in text
+    assert "| majority voting | s1k | n/a | 25.0 | 138.9 | 100.0 | 3 |" in text
+
+
+def test_majority_voting_needs_its_samples():
+    df = table()
+    df = df[~((df["setting"] == "maj@4") & (df["qid"] == "q2") & (df["sample"] == 3))]
+    with pytest.raises(InputFileError, match="setting 'maj@4' has only 3 samples for question 'q2'"):
+        setting_points(df, model="s1k", evalset="aime")
+
+
+def test_one_majority_setting_per_table():
+    df = table()
+    extra = df[df["setting"] == "maj@4"].assign(setting="maj@2")[lambda d: d["sample"] < 2]
+    with pytest.raises(InputFileError, match=r"several majority-voting settings \['maj@4', 'maj@2'\]"):
+        setting_points(pd.concat([df, extra]), model="s1k", evalset="aime")
+
+
+def test_budget_forcing_without_budget_is_named():
+    df = table().astype({"budget": "Int64"})
+    df.loc[df["setting"] == "cap=150", "budget"] = pd.NA
+    with pytest.raises(InputFileError, match=r"model 's1k' on eval set 'aime', budget forcing: .*\['cap=150'\]"):
+        method_rows(df, model="s1k", evalset="aime")
+
+
+def test_missing_column():
+    with pytest.raises(InputFileError, match=r"model 'm' on eval set 'e': missing column\(s\) \['budget'\]"):
+        setting_points(table().drop(columns="budget"), model="m", evalset="e")
