@@ -277,11 +277,24 @@ def recompute(domain: str, q: str) -> str | None:
         return str(int(re.search(r"\d+", q).group(0)) % mod)
     if domain == "arithmetic":
         return str(_expr_value(re.search(r"[\d(][\d\s+\-*()]*[\d)]", q).group(0)))
+    if domain == "iteration":
+        return str(iterate_rule(q))
     if domain == "combinatorics":
         if m := re.search(r"choose (\d+) of (\d+)", q) or re.search(r"pick (\d+) \w+ from a set of (\d+)", q):
             return str(math.comb(int(m.group(2)), int(m.group(1))))
         return None
     return None
+
+
+def iterate_rule(q: str) -> int:
+    """Apply the question's digit rule as many times as it says (the iteration domain)."""
+    start = int(re.search(r"(?:with|from|shows|number) (\d)\b", q).group(1))
+    op, c = re.search(r"(add|multiply by) (\d)", q).groups()
+    n = int(re.search(r"(\d+) (?:times|ticks|rounds)", q).group(1))
+    v = start
+    for _ in range(n):
+        v = (v + int(c) if op == "add" else v * int(c)) % 10
+    return v
 
 
 def test_answers_recomputed_from_question_text(base: pd.DataFrame) -> None:
@@ -292,7 +305,7 @@ def test_answers_recomputed_from_question_text(base: pd.DataFrame) -> None:
             continue
         assert row.solution == expected, (row.domain, row.question, row.solution, expected)
         checked[row.domain] = checked.get(row.domain, 0) + 1
-    for domain in ("letter_count", "gcd_lcm", "base_conversion", "sorting", "modular", "arithmetic"):
+    for domain in ("letter_count", "gcd_lcm", "base_conversion", "sorting", "modular", "arithmetic", "iteration"):
         assert checked.get(domain, 0) >= 50, (domain, checked)
     assert checked.get("combinatorics", 0) >= 10
 
@@ -503,3 +516,35 @@ def test_eval_answers_recomputed(eval_sets: dict[str, pd.DataFrame]) -> None:
 def test_eval_set_size_parameter() -> None:
     sets = generate_eval_sets(1, n_per_set=5)
     assert all(len(df) == 5 for df in sets.values())
+
+
+def test_iteration_trace_has_one_line_per_step() -> None:
+    rng = np.random.default_rng(5)
+    for d in (1, 3, 5):
+        p = generate_problem("iteration", d, rng)
+        n = int(re.search(r"(\d+) (?:times|ticks|rounds)", p["question"]).group(1))
+        assert synthetic._ITER_STEPS[d - 1][0] <= n <= synthetic._ITER_STEPS[d - 1][1]
+        steps = re.findall(r"^Step (\d+): ", p["trace"], flags=re.M)
+        assert [int(k) for k in steps[:n]] == list(range(1, n + 1))
+        if p["teacher_correct"]:
+            assert p["answer"] == str(iterate_rule(p["question"]))
+            assert f"so I end with {p['answer']}." in p["trace"]
+
+
+def test_eval_steps_set_is_multi_step_iteration(eval_sets: dict[str, pd.DataFrame]) -> None:
+    steps = eval_sets["synth_steps"]
+    assert (steps["domain"] == "iteration").all()
+    for row in steps.itertuples():
+        assert row.answer == str(iterate_rule(row.question))
+        assert int(re.search(r"(\d+) (?:times|ticks|rounds)", row.question).group(1)) >= 3
+
+
+def test_worked_solutions_are_correct_fresh_and_seeded() -> None:
+    a = synthetic.generate_worked_solutions(60, seed=3, domains=["iteration", "letter_count"])
+    assert a.equals(synthetic.generate_worked_solutions(60, seed=3, domains=["iteration", "letter_count"]))
+    assert not a.equals(synthetic.generate_worked_solutions(60, seed=4, domains=["iteration", "letter_count"]))
+    assert list(a["domain"].value_counts().sort_index()) == [30, 30]
+    for row in a[a["domain"] == "iteration"].itertuples():
+        assert row.answer == str(iterate_rule(row.question))
+    with pytest.raises(ValueError, match="unknown synthetic domain"):
+        synthetic.generate_worked_solutions(5, seed=3, domains=["alchemy"])

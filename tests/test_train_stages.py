@@ -58,3 +58,23 @@ def test_training_config_errors():
     assert gradient_accumulation_steps(16, 8, 2) == 1
     with pytest.raises(ConfigError, match="multiple"):
         gradient_accumulation_steps(16, 3, 2)
+
+
+def test_worked_solutions_for_pretraining_are_asked_for_and_answered():
+    from s1flow.train.stages import worked_solution_rows
+
+    rows = worked_solution_rows(12, domains=["iteration"], seed=1, prompt="Show your work.")
+    assert rows.equals(worked_solution_rows(12, domains=["iteration"], seed=1, prompt="Show your work."))
+    assert list(rows.columns) == ["qhash", "question", "solution"] and rows["qhash"].is_unique
+    assert rows["question"].str.endswith("\n\nShow your work.").all()
+    for q, sol in zip(rows["question"], rows["solution"], strict=True):
+        assert sol.startswith(tuple(("Okay", "Alright", "Let me", "Hmm", "So", "Right", "Let's")))
+        last = sol.rsplit("\n\nAnswer: ", 1)[1]
+        assert f"so I end with {last}." in sol  # the worked answer is the one its steps reach
+    with pytest.raises(ConfigError, match="worked_domains"):
+        worked_solution_rows(3, domains=["alchemy"], seed=1, prompt="Show your work.")
+
+
+def test_group_by_length_setting():
+    assert TrainSettings.from_config({"group_by_length": True}).group_by_length
+    assert not TrainSettings().group_by_length

@@ -11,7 +11,9 @@ Public API:
 - :data:`DOMAINS` - domain name -> ``cot_type``.
 - :func:`generate_problem` - one problem (question, answer, trace, attempt, teacher_correct).
 - :func:`generate_eval_sets` - held-out evaluation sets (``synth_arith``, ``synth_mixed``,
-  ``synth_mc``) with columns :data:`EVAL_COLUMNS`.
+  ``synth_mc``, ``synth_steps``) with columns :data:`EVAL_COLUMNS`.
+- :func:`generate_worked_solutions` - correct worked solutions of fresh problems (the
+  nano base model's "knows how to reason when asked" pretraining text).
 - :func:`generate_pool` - a messy pool (exact duplicates, whitespace/case near-duplicates,
   formatting junk for s1's quality filter, planted copies of eval questions) with columns
   :data:`SYNTHETIC_POOL_COLUMNS`.
@@ -49,6 +51,7 @@ __all__ = [
     "generate_eval_sets",
     "generate_pool",
     "generate_problem",
+    "generate_worked_solutions",
     "normalise_question",
 ]
 
@@ -64,6 +67,7 @@ DOMAINS: dict[str, str] = {
     "multiple_choice": "science",
     "sequences": "math",
     "combinatorics": "math",
+    "iteration": "math",
 }
 
 #: relative frequency of each domain in a generated pool (real pools are unbalanced too).
@@ -78,6 +82,7 @@ DOMAIN_WEIGHTS: dict[str, float] = {
     "multiple_choice": 0.12,
     "sequences": 0.09,
     "combinatorics": 0.10,
+    "iteration": 0.12,
 }
 
 #: probability that the teacher's trace ends in a wrong answer, by difficulty 1..5.
@@ -93,6 +98,7 @@ _EVAL_SPECS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
     "synth_arith": (("arithmetic", "modular", "gcd_lcm"), (3, 4, 5)),
     "synth_mixed": (tuple(d for d in DOMAINS if d != "multiple_choice"), (1, 2, 3, 4, 5)),
     "synth_mc": (("multiple_choice",), (2, 3, 4, 5)),
+    "synth_steps": (("iteration",), (2, 3, 4, 5)),
 }
 EVAL_SET_NAMES: tuple[str, ...] = tuple(_EVAL_SPECS)
 
@@ -101,6 +107,7 @@ EVAL_SET_NAMES: tuple[str, ...] = tuple(_EVAL_SPECS)
 _STREAM_POOL = 0x5001
 _STREAM_MESS = 0x5002
 _STREAM_EVAL = 0xE7A1
+_STREAM_WORKED = 0x3017
 
 _LETTERS = "ABCD"
 
@@ -1309,6 +1316,70 @@ def _gen_sequences(r: _Rand, d: int, wrong: bool, style: str) -> _Problem:
 
 
 # --------------------------------------------------------------------------------------------
+# iteration: apply one digit rule n times; every step is easy, the answer needs all of them
+
+_ITER_TEMPLATES = {
+    "pool": (
+        "Start with {x}. Apply the rule \"{rule}, then keep only the last digit\" {n} times. What number do you get?",
+        "{name} starts with the number {x} and repeats this {n} times: {rule}, then keep only the last digit. "
+        "What number does {name} end with?",
+        "A counter shows {x}. On every tick it does the following: {rule}, then keep only the last digit. "
+        "What does it show after {n} ticks?",
+    ),
+    # near paraphrases of the pool's wording (the nano base parses only what it has seen),
+    # with every 8-word window changed, so decontamination does not see a copy
+    "eval": (
+        "Start from {x}. Use the rule \"{rule}, then keep just the last digit\" {n} times. Which digit do you get?",
+        "{name} begins at the number {x} and does this {n} times over: {rule}, then keep just the last digit. "
+        "Which digit does {name} end with?",
+    ),
+}
+_ITER_STEPS = ((2, 3), (3, 4), (5, 6), (7, 8), (9, 10))
+_ITER_FACTORS = (2, 3, 4, 6, 7, 8, 9)
+
+
+def _gen_iteration(r: _Rand, d: int, wrong: bool, style: str) -> _Problem:
+    lo, hi = _ITER_STEPS[d - 1]
+    n = r.randint(lo, hi)
+    mult = r.chance(0.5)
+    x0 = r.choice((1, 2, 3, 4, 6, 7, 8, 9)) if mult else r.randint(0, 9)  # 0 and 5 stay put
+    c = r.choice(_ITER_FACTORS) if mult else r.randint(1, 9)
+    rule = f"multiply by {c}" if mult else f"add {c}"
+    sign = "×" if mult else "+"
+
+    def step(v: int) -> int:
+        return (v * c if mult else v + c) % 10
+
+    truth = x0
+    for _ in range(n):
+        truth = step(truth)
+    slip = r.randint(1, n) if wrong else 0  # the teacher misreads one last digit
+
+    t_i, tpl = _tpl(r, _ITER_TEMPLATES, style)
+    question = tpl.format(x=x0, n=n, rule=rule, name=r.choice(_NAMES))
+    # the trace reads the rule, the start and the count from the question at every step
+    parts = [f"{r.choice(_OPENERS)} I'll apply the rule one step at a time and count the steps."]
+    lines, v = [f"Start: {x0}."], x0
+    for i in range(1, n + 1):
+        full = v * c if mult else v + c
+        nxt = (full % 10 + (1 if i == slip else 0)) % 10
+        line = f"Step {i}: {v} {sign} {c} = {full}"
+        lines.append(line + (f", last digit {nxt}." if full >= 10 or nxt != full else "."))
+        v = nxt
+    parts.append("\n".join(lines))
+    parts.append(f"That was step {n} of {n}, so I end with {v}.")
+    if r.chance(_VERIFY_RATE[d - 1]):
+        parts.append(_check(r, "the count of steps"))
+        parts.append(f"I applied the rule {n} times, as asked. Good.")
+    parts.append(_conclude(r, str(v)))
+    attempt = _boxed(r, str(v), f"Applying the rule {n} times gives {v}.")
+    return _Problem(
+        question, str(truth), "\n\n".join(parts), attempt, v == truth, "iterate",
+        {"start": x0, "rule": rule, "steps": n, "template": t_i},
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
 # combinatorics
 
 _OBJECTS = ("books", "paintings", "songs", "marbles", "flags", "stamps", "plants", "puzzles", "shirts",
@@ -1970,6 +2041,7 @@ _GENERATORS: dict[str, Callable[[_Rand, int, bool, str], _Problem]] = {
     "multiple_choice": _gen_multiple_choice,
     "sequences": _gen_sequences,
     "combinatorics": _gen_combinatorics,
+    "iteration": _gen_iteration,
 }
 
 
@@ -2073,7 +2145,8 @@ def _eval_problems(seed: int, n_per_set: int) -> dict[str, list[tuple[str, int, 
 def generate_eval_sets(seed: int, n_per_set: int = 40) -> dict[str, pd.DataFrame]:
     """Held-out evaluation sets: ``synth_arith`` (arithmetic/modular/gcd, difficulty 3-5,
     "AIME-like"), ``synth_mixed`` (all non-MC domains, "MATH500-like") and ``synth_mc``
-    (4-option multiple choice, answer a letter, "GPQA-like").
+    (4-option multiple choice, answer a letter, "GPQA-like") and ``synth_steps`` (iterating a
+    digit rule 3-10 times: easy steps, many of them - the multi-step set on which thinking longer pays).
 
     Columns :data:`EVAL_COLUMNS`: ``id`` (str), ``question``, ``answer`` (str), ``domain``,
     ``choices`` (JSON list of the 4 option texts for multiple choice, else None). Eval
@@ -2094,6 +2167,25 @@ def generate_eval_sets(seed: int, n_per_set: int = 40) -> dict[str, pd.DataFrame
             columns=EVAL_COLUMNS,
         )
     return sets
+
+
+def generate_worked_solutions(n: int, seed: int, domains: Sequence[str]) -> pd.DataFrame:
+    """`n` fresh problems of `domains` (difficulty uniform in 1..5) whose teacher trace is correct.
+
+    Columns: ``question``, ``answer``, ``trace``, ``domain``. Drawn from their own random
+    stream, so they share no random numbers with the pool or the eval sets of the same seed.
+    """
+    unknown = [d for d in domains if d not in _GENERATORS]
+    if unknown or not domains:
+        raise ValueError(f"unknown synthetic domain(s) {unknown or list(domains)}; known: {', '.join(DOMAINS)}")
+    r = _Rand(np.random.default_rng([int(seed), _STREAM_WORKED]), block=1024)
+    rows: list[dict[str, str]] = []
+    while len(rows) < n:
+        domain = domains[len(rows) % len(domains)]
+        p = _make(domain, r.randint(1, 5), r, "pool")
+        if p.correct:
+            rows.append({"question": p.question, "answer": p.answer, "trace": p.trace, "domain": domain})
+    return pd.DataFrame(rows, columns=["question", "answer", "trace", "domain"])
 
 
 _JUNK_KINDS = ("asy", "image", "pmarker", "bold")

@@ -37,6 +37,7 @@ class TrainSettings:
     logging_steps: int = 1
     max_steps: int = -1
     seed: int = 42
+    group_by_length: bool = False  # batch examples of similar length (less padding at micro batch > 1)
 
     def __post_init__(self) -> None:
         if self.global_batch_size < 1 or self.micro_batch_size < 1:

@@ -142,6 +142,28 @@ def direct_answer_rows(pool_file: PathLike | None, *, limit: int | None, seed: i
     return rows[["qhash", "question", "solution"]].reset_index(drop=True)
 
 
+def worked_solution_rows(n: int, *, domains: list[str], seed: int, prompt: str) -> pd.DataFrame:
+    """Worked solutions of fresh synthetic problems, asked for with `prompt` after the question.
+
+    The nano base model learns from them that it *can* work a problem step by step when
+    asked to; by default (no such request) it still answers directly. s1's fine-tuning then
+    teaches it to think first on its own, inside the thinking section.
+    """
+    from s1flow.pool import question_hash
+    from s1flow.synthetic import generate_worked_solutions
+
+    try:
+        worked = generate_worked_solutions(n, seed + 104729, domains)
+    except ValueError as e:
+        raise ConfigError(f"config key 'models.<name>.pretrain.worked_domains': {e}") from None
+    questions = worked["question"] + "\n\n" + prompt
+    return pd.DataFrame({
+        "qhash": questions.map(question_hash),
+        "question": questions,
+        "solution": worked["trace"] + "\n\nAnswer: " + worked["answer"],
+    })
+
+
 def run_build_model(tokenizer_dir: PathLike, out_dir: PathLike, *, spec: Mapping[str, Any], seed: int,
                     pool_file: PathLike | None = None, work_dir: PathLike, log_file: PathLike) -> None:
     """Random-init a tiny Qwen2 model; with ``spec.pretrain``, train it on direct answers (no thinking)."""
@@ -160,9 +182,15 @@ def run_build_model(tokenizer_dir: PathLike, out_dir: PathLike, *, spec: Mapping
     pretrain = dict(pretrain)
     limit = pretrain.pop("questions", None)
     rows = direct_answer_rows(pool_file, limit=limit, seed=seed, data=pretrain.pop("data", "synthetic"))
+    n_worked = int(pretrain.pop("worked_questions", 0))
+    domains = list(pretrain.pop("worked_domains", ["iteration"]))
+    prompt = str(pretrain.pop("worked_prompt", "Show your work."))
+    if n_worked:
+        worked = worked_solution_rows(n_worked, domains=domains, seed=seed, prompt=prompt)
+        rows = pd.concat([rows, worked], ignore_index=True).sample(frac=1.0, random_state=seed)
     block = int(pretrain.get("block_size", 256))
     write_sft_data(rows, init_dir, work / "direct.parquet", work / "direct.json", block_size=block, direct=True,
-                   source="direct answers")
+                   source="direct answers and worked solutions" if n_worked else "direct answers")
     training = {"deepspeed": False, "processes_per_node": 1, "gradient_checkpointing": False,
                 "global_batch_size": 16, "micro_batch_size": 16, "epochs": 3, "learning_rate": 1e-3,
                 "block_size": block, "warmup_ratio": 0.05, "seed": seed, **pretrain}

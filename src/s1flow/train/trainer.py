@@ -334,6 +334,7 @@ def train_sft(sft_file: str | os.PathLike, base_model: str | os.PathLike, out_di
         report_to=[],
         seed=settings.seed,
         data_seed=settings.seed,
+        train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
         remove_unused_columns=False,
         dataloader_num_workers=0,
         dataloader_pin_memory=use_cuda,
