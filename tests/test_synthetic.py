@@ -524,7 +524,7 @@ def test_iteration_trace_has_one_line_per_step() -> None:
         p = generate_problem("iteration", d, rng)
         n = int(re.search(r"(\d+) (?:times|ticks|rounds)", p["question"]).group(1))
         assert synthetic._ITER_STEPS[d - 1][0] <= n <= synthetic._ITER_STEPS[d - 1][1]
-        steps = re.findall(r"^Step (\d+): ", p["trace"], flags=re.M)
+        steps = re.findall(rf"^Step (\d+) of {n}: ", p["trace"], flags=re.M)
         assert [int(k) for k in steps[:n]] == list(range(1, n + 1))
         if p["teacher_correct"]:
             assert p["answer"] == str(iterate_rule(p["question"]))

@@ -67,8 +67,8 @@ def test_worked_solutions_for_pretraining_are_asked_for_and_answered():
     assert rows.equals(worked_solution_rows(12, domains=["iteration"], seed=1, prompt="Show your work."))
     assert list(rows.columns) == ["qhash", "question", "solution"] and rows["qhash"].is_unique
     assert rows["question"].str.endswith("\n\nShow your work.").all()
-    for q, sol in zip(rows["question"], rows["solution"], strict=True):
-        assert sol.startswith(tuple(("Okay", "Alright", "Let me", "Hmm", "So", "Right", "Let's")))
+    for sol in rows["solution"]:
+        assert sol.startswith(("Okay", "Alright", "Let me", "Hmm", "So", "Right", "Let's"))
         last = sol.rsplit("\n\nAnswer: ", 1)[1]
         assert f"so I end with {last}." in sol  # the worked answer is the one its steps reach
     with pytest.raises(ConfigError, match="worked_domains"):

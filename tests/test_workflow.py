@@ -1,8 +1,12 @@
 """Integration tests: snakemake runs on small configs in a temporary directory."""
 
 import json
+import re
+import shutil
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -15,14 +19,17 @@ pytestmark = pytest.mark.integration
 SUBSET_NAMES = ["s1k", "random", "diverse", "longest", "full"]
 
 
+E2E_CONFIG = REPO / "tests" / "configs" / "e2e.yaml"
+EVAL_SET_NAMES = ["synth_steps", "synth_mixed", "synth_mc"]
+
+
+def e2e_config() -> dict:
+    """tests/configs/e2e.yaml: the default config's DAG, small, with every value written out."""
+    return yaml.safe_load(E2E_CONFIG.read_text())
+
+
 def tiny_config(**overrides):
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    cfg["synthetic"]["pool_size"] = 400
-    cfg["synthetic"]["eval_size"] = 15
-    cfg["selection"]["size"] = 60
-    cfg["features"]["tokenizer"]["vocab_size"] = 400
-    cfg["models"]["base"]["pretrain"].update(questions=200, epochs=1)
-    cfg["training"].update(epochs=1, block_size=512)
+    cfg = e2e_config()
     cfg.update(overrides)
     return cfg
 
@@ -35,10 +42,46 @@ def snakemake(workdir: Path, cfg: dict, *extra: str) -> subprocess.CompletedProc
     return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
 
 
-def test_default_pipeline_builds_pool_features_subsets(tmp_path):
-    r = snakemake(tmp_path / "a", tiny_config())
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table snakemake prints before a run (rule -> jobs), without the total."""
+    lines = output.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.split() == ["job", "count"])
+    counts = {}
+    for line in lines[start + 2:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    counts.pop("total", None)
+    return counts
+
+
+@dataclass
+class Run:
+    work: Path
+    cfg: dict
+    seconds: float
+
+    @property
+    def results(self) -> Path:
+        return self.work / "results"
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory) -> Run:
+    """tests/configs/e2e.yaml run once: the default DAG from synthetic data to the report."""
+    work = tmp_path_factory.mktemp("e2e")
+    cfg = e2e_config()
+    start = time.monotonic()
+    r = snakemake(work, cfg)
+    seconds = time.monotonic() - start
     assert r.returncode == 0, r.stderr[-3000:]
-    res = tmp_path / "a" / "results"
+    print(f"\ne2e run: {seconds:.0f} s")
+    return Run(work, cfg, seconds)
+
+
+def test_e2e_builds_pool_features_subsets_and_models(e2e):
+    res = e2e.results
     report = json.loads((res / "pool" / "decontamination.json").read_text())
     assert report["totals"]["eval_overlap"] > 0 and report["totals"]["exact_duplicate"] > 0
     features = pd.read_parquet(res / "features" / "features.parquet")
@@ -55,8 +98,9 @@ def test_default_pipeline_builds_pool_features_subsets(tmp_path):
         assert list(sub.columns) == list(features.columns)
     s1k = pd.read_parquet(res / "subsets" / "s1k.parquet")
     assert len(s1k) == 60 and s1k["quality_ok"].all()
-    for log in ("synthetic/synthesize.log", "pool/build_pool.log", "features/features.log", "subsets/s1k.log"):
-        assert (tmp_path / "a" / "logs" / log).is_file()
+    for log in ("synthetic/synthesize.log", "pool/build_pool.log", "features/features.log", "subsets/s1k.log",
+                "report/ablation.log", "report/methods.log", "report/scaling.log"):
+        assert (e2e.work / "logs" / log).is_file()
 
     # one fine-tuned model per subset: ZeRO-3 over 2 CPU processes, loadable, with its tokenizer
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -69,18 +113,116 @@ def test_default_pipeline_builds_pool_features_subsets(tmp_path):
         assert sft_report["examples"] == funnel["subsets"][name]["count"]
     AutoModelForCausalLM.from_pretrained(res / "models" / "sft" / "s1k")
     AutoTokenizer.from_pretrained(res / "models" / "sft" / "s1k")
-    r = snakemake(tmp_path / "a", tiny_config(), "-n")
-    assert "Nothing to be done" in r.stdout + r.stderr
 
-    # same config in another directory: byte-identical subsets
-    cfg_b = tiny_config()
-    cfg_b["training"]["enabled"] = False
-    r = snakemake(tmp_path / "b", cfg_b)
+
+def test_e2e_subsets_are_byte_identical_in_another_directory(e2e, tmp_path):
+    cfg = e2e_config()
+    cfg["training"]["enabled"] = False
+    cfg["evaluation"].update(scaling_models=[], parallel_models=[])
+    r = snakemake(tmp_path / "b", cfg)
     assert r.returncode == 0, r.stderr[-3000:]
+    assert not (tmp_path / "b" / "results" / "eval").exists()
     for name in SUBSET_NAMES:
-        a = (res / "subsets" / f"{name}.parquet").read_bytes()
+        a = (e2e.results / "subsets" / f"{name}.parquet").read_bytes()
         b = (tmp_path / "b" / "results" / "subsets" / f"{name}.parquet").read_bytes()
         assert a == b, name
+
+
+def test_e2e_sweeps_run_each_models_settings(e2e):
+    """s1k: caps x waits plus rejection sampling; base: the ablation setting plus the majority
+    vote; the other subsets: the ablation setting alone."""
+    grid = {"cap=16", "cap=16,wait=1", "cap=auto", "cap=auto,wait=1"}
+    expected = {"s1k": grid | {"rs:cap=16"}, "base": {"cap=auto", "maj@4"},
+                **{name: {"cap=auto"} for name in SUBSET_NAMES if name != "s1k"}}
+    for model, settings in expected.items():
+        for evalset in EVAL_SET_NAMES:
+            samples = pd.read_parquet(e2e.results / "eval" / model / evalset / "samples.parquet")
+            assert set(samples["setting"]) == settings, (model, evalset)
+            assert samples["qid"].nunique() == 10
+            maj = samples[samples["setting"] == "maj@4"]
+            assert len(maj) == 4 * 10 * (model == "base") and (maj["budget"] == 16).all()
+
+
+def test_e2e_report_files_parse(e2e):
+    from s1flow.report.ablation import ABLATION_COLUMNS
+    from s1flow.report.methods import METHOD_COLUMNS
+
+    rep = e2e.results / "report"
+    ablation = pd.read_csv(rep / "ablation.csv")
+    assert list(ablation.columns) == ABLATION_COLUMNS
+    assert list(dict.fromkeys(ablation["model"])) == SUBSET_NAMES + ["base"]
+    assert list(dict.fromkeys(ablation["evalset"])) == EVAL_SET_NAMES
+    assert set(ablation["setting"]) == {"cap=auto"} and set(ablation["reference"]) == {"s1k"}
+    assert set(ablation["n_resamples"]) == {10_000} and set(ablation["seed"]) == {42}
+    methods = pd.read_csv(rep / "methods.csv")
+    assert list(methods.columns) == METHOD_COLUMNS
+    for name in ("ablation.md", "methods.md"):
+        text = (rep / name).read_text()
+        assert text.strip() and all(e in text for e in EVAL_SET_NAMES), name
+    assert "\\begin{tabular}" in (rep / "ablation.tex").read_text()
+    assert (rep / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (rep / "scaling.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_e2e_ablation_accuracies_match_the_samples(e2e):
+    ablation = pd.read_csv(e2e.results / "report" / "ablation.csv")
+    assert len(ablation) == 6 * 3
+    for _, row in ablation.iterrows():
+        samples = pd.read_parquet(e2e.results / "eval" / row["model"] / row["evalset"] / "samples.parquet")
+        at = samples[samples["setting"] == "cap=auto"]
+        assert at["sample"].eq(0).all() and at["qid"].is_unique  # greedy: one sample per question
+        assert row["n_questions"] == len(at) == 10
+        assert row["accuracy"] == pytest.approx(at["correct"].mean() * 100)
+        assert row["ci_low"] <= row["accuracy"] <= row["ci_high"]
+        assert row["delta_low"] <= row["delta"] <= row["delta_high"]
+        if row["model"] == "s1k":
+            assert row["delta"] == row["delta_low"] == row["delta_high"] == 0
+
+
+def test_e2e_methods_table(e2e):
+    methods = pd.read_csv(e2e.results / "report" / "methods.csv")
+    for evalset in EVAL_SET_NAMES:
+        rows = methods[methods["evalset"] == evalset]
+        by = {(r["method"], r["model"]): r for _, r in rows.iterrows()}
+        assert {("budget forcing", "s1k"), ("rejection sampling", "s1k"), ("majority voting", "base")} <= set(by)
+        for (method, _), r in by.items():
+            if method == "majority voting":
+                assert pd.isna(r["control"]) and r["n_settings"] == 3  # maj@1, maj@2, maj@4
+            else:
+                assert 0 <= r["control"] <= 1
+            assert 0 <= r["performance"] <= 100
+        assert by[("budget forcing", "s1k")]["n_settings"] == 4
+
+
+def test_e2e_second_run_has_nothing_to_do(e2e):
+    r = snakemake(e2e.work, e2e.cfg, "-n")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Nothing to be done" in r.stdout + r.stderr
+
+
+def test_e2e_html_report(e2e, tmp_path):
+    html = tmp_path / "report.html"
+    r = snakemake(e2e.work, e2e.cfg, "--report", str(html))
+    assert r.returncode == 0, r.stderr[-3000:]
+    text = html.read_text()
+    assert len(text) > 100_000
+    for name in ("ablation.md", "ablation.csv", "ablation.tex", "methods.md", "methods.csv", "scaling.png",
+                 "scaling.pdf"):
+        assert name in text
+    # the captions, rendered with the config
+    assert "Table 2" in text and "Table 3" in text and "Figures 1 and 4" in text
+    assert "10,000 resamples" in text
+
+
+def test_e2e_deleting_a_model_reruns_only_its_jobs(e2e):
+    """Runs last: it removes a trained model from the shared run."""
+    shutil.rmtree(e2e.results / "models" / "sft" / "random")
+    r = snakemake(e2e.work, e2e.cfg, "-n")
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = r.stdout + r.stderr
+    assert job_counts(out) == {"train": 1, "sweep": len(EVAL_SET_NAMES), "ablation": 1, "all": 1}
+    planned = re.findall(r"wildcards: (.*)", out)
+    assert sorted(planned) == sorted([f"evalmodel=random, evalset={e}" for e in EVAL_SET_NAMES] + ["subset=random"])
 
 
 def test_unknown_config_key_is_rejected(tmp_path):
@@ -102,6 +244,54 @@ def test_bad_source_file_fails_without_outputs(tmp_path):
     assert "bad.jsonl" in log and "problem" in log
     assert not (tmp_path / "w" / "results" / "sources" / "mine.parquet").exists()
     assert not (tmp_path / "w" / "results" / "pool" / "pool.parquet").exists()
+
+
+def _config_error(tmp_path, cfg):
+    r = snakemake(tmp_path, cfg, "-n")
+    assert r.returncode != 0
+    assert not (tmp_path / "results").exists()
+    return r.stdout + r.stderr
+
+
+def test_ablation_setting_outside_the_grid_is_a_config_error(tmp_path):
+    cfg = e2e_config()
+    cfg["evaluation"]["ablation"] = {"cap": 64, "waits": 0}
+    assert "config key 'evaluation.ablation'" in _config_error(tmp_path, cfg)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("scaling_models", ["s1k", "nope"]),
+    ("parallel_models", ["bse"]),
+])
+def test_unknown_scaling_or_parallel_model_is_a_config_error(tmp_path, key, value):
+    cfg = e2e_config()
+    cfg["evaluation"][key] = value
+    assert f"config key 'evaluation.{key}'" in _config_error(tmp_path, cfg)
+
+
+def test_untrained_subset_as_scaling_model_is_a_config_error(tmp_path):
+    cfg = e2e_config()
+    cfg["training"]["subsets"] = ["random"]
+    cfg["report"]["reference"] = "random"
+    out = _config_error(tmp_path, cfg)
+    assert "config key 'evaluation.scaling_models'" in out and "subset 's1k' is not trained" in out
+    # without training, nothing is evaluated unless evaluation.models names it
+    cfg = e2e_config()
+    cfg["training"]["enabled"] = False
+    out = _config_error(tmp_path, cfg)
+    assert "config key 'evaluation.scaling_models'" in out and "training.enabled" in out
+
+
+def test_evaluated_model_name_clash_is_a_config_error(tmp_path):
+    cfg = e2e_config()
+    cfg["evaluation"]["models"] = {"s1k": "results/models/base"}
+    assert "config key 'evaluation.models'" in _config_error(tmp_path, cfg)
+
+
+def test_unknown_ablation_reference_is_a_config_error(tmp_path):
+    cfg = e2e_config()
+    cfg["report"]["reference"] = "nope"
+    assert "config key 'report.reference'" in _config_error(tmp_path, cfg)
 
 
 @pytest.mark.realdata
@@ -158,8 +348,9 @@ def test_model_labels_and_sweeps_through_real_endpoints(tmp_path, monkeypatch):
                              "grader": "judge"}
         cfg["judge"] = endpoint
         cfg["eval_sets"] = [{"name": "synth_arith", "kind": "synthetic"}]
-        cfg["evaluation"] = {"models": {"base": "results/models/base"}, "caps": [8, 16], "waits": [0, 1],
-                             "grader": "judge"}
+        cfg["evaluation"] = {"models": {"base": "results/models/base"}, "scaling_models": ["base"],
+                             "parallel_models": [], "ablation": {"cap": 8, "waits": 0}, "caps": [8, 16],
+                             "waits": [0, 1], "grader": "judge"}
         cfg["generation"]["answer_max_tokens"] = 8
         server.fail("429", times=2, retry_after="0")
         server.fail("500", times=1)
@@ -176,7 +367,8 @@ def test_model_labels_and_sweeps_through_real_endpoints(tmp_path, monkeypatch):
     assert "correct_base" in features.columns and features["correct_base"].notna().any()
     samples = pd.read_parquet(res / "eval" / "base" / "synth_arith" / "samples.parquet")
     assert set(samples["setting"]) == {"cap=8", "cap=8,wait=1", "cap=16", "cap=16,wait=1"}
-    assert len(samples) == 15 * 4 and (samples["thinking_tokens"] <= samples["budget"]).all()
+    n = cfg["synthetic"]["eval_size"]
+    assert len(samples) == n * 4 and (samples["thinking_tokens"] <= samples["budget"]).all()
     # graded by the judge: it says Yes exactly when the attempt contains the gold answer
     assert list((res / "cache" / "sweeps" / "base" / "synth_arith" / "judge").rglob("*.json"))
     for path in (tmp_path / "w").rglob("*"):

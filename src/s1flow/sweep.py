@@ -34,7 +34,7 @@ from s1flow.budget import (
 )
 from s1flow.errors import ConfigError, InputFileError
 from s1flow.grading import grade
-from s1flow.io import require_columns, write_parquet
+from s1flow.io import read_table, require_columns, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,13 @@ def validate_samples(df: pd.DataFrame, where: str) -> None:
     bad = sorted(set(df["finish"]) - {"stop", "cap"})
     if bad:
         raise InputFileError(f"{where}: column 'finish' holds {bad}; expected 'stop' or 'cap'")
+
+
+def read_samples(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a samples.parquet, checking the documented columns (an error names the file)."""
+    df = read_table(path)
+    validate_samples(df, str(path))
+    return df
 
 
 def run_benchmark_sweep(forcer: BudgetForcer, benchmark: Benchmark, plan: SweepPlan, *, shared: bool = True,
@@ -303,6 +310,7 @@ def plan_from_config(evaluation: dict, seed: int) -> SweepPlan:
         rejection_max_tries=int(evaluation.get("rejection_max_tries", 16)),
         rejection_sampling=Sampling(temperature=temp, seed=seed),
         majority_samples=int(evaluation.get("majority_samples", 0)),
+        majority_cap=evaluation.get("majority_cap", "auto"),
         majority_sampling=Sampling(temperature=temp, seed=seed),
     )
 

@@ -1359,11 +1359,11 @@ def _gen_iteration(r: _Rand, d: int, wrong: bool, style: str) -> _Problem:
     question = tpl.format(x=x0, n=n, rule=rule, name=r.choice(_NAMES))
     # the trace reads the rule, the start and the count from the question at every step
     parts = [f"{r.choice(_OPENERS)} I'll apply the rule one step at a time and count the steps."]
-    lines, v = [f"Start: {x0}."], x0
+    lines, v = [f"Start: {x0}, and {n} steps to go."], x0
     for i in range(1, n + 1):
         full = v * c if mult else v + c
         nxt = (full % 10 + (1 if i == slip else 0)) % 10
-        line = f"Step {i}: {v} {sign} {c} = {full}"
+        line = f"Step {i} of {n}: {v} {sign} {c} = {full}"
         lines.append(line + (f", last digit {nxt}." if full >= 10 or nxt != full else "."))
         v = nxt
     parts.append("\n".join(lines))

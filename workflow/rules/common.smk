@@ -6,7 +6,7 @@ from snakemake.utils import validate
 
 validate(config, schema="../../config/schema.yaml")
 
-SYNTHETIC_EVAL_SETS = ["synth_arith", "synth_mixed", "synth_mc"]
+SYNTHETIC_EVAL_SETS = ["synth_arith", "synth_mixed", "synth_mc", "synth_steps"]
 SOURCES = {s["name"]: s for s in config["sources"]}
 EVAL_SETS = {e["name"]: e for e in config.get("eval_sets", [])}
 SUBSETS = list(dict.fromkeys(config["selection"]["subsets"]))
@@ -23,9 +23,57 @@ DIFFICULTY = [m if isinstance(m, dict) else {"alias": m} for m in config["diffic
 ALIASES = [m["alias"] for m in DIFFICULTY]
 ANSWERING_MODELS = {m["alias"]: m for m in DIFFICULTY if "model" in m}
 TINY_MODELS = config.get("models", {})
-EVAL_MODELS = config["evaluation"]["models"]
 if len(set(ALIASES)) != len(ALIASES):
     raise ValueError("config key 'difficulty.models': aliases must be unique")
+
+# -- evaluated models: every trained subset, the base they were fine-tuned from, evaluation.models
+TRAINING = config["training"]
+TRAINED_SUBSETS = [s for s in (TRAINING.get("subsets") or SUBSETS) if s in SUBSETS] if TRAINING["enabled"] else []
+EVALUATION = config["evaluation"]
+# name -> model directory / hub id
+EVAL_MODELS = {s: f"results/models/sft/{s}" for s in TRAINED_SUBSETS}
+if TRAINING["enabled"]:
+    EVAL_MODELS["base"] = TRAINING["base_model"]
+for _name, _model in EVALUATION["models"].items():
+    if _name in EVAL_MODELS:
+        _taken = "training.base_model" if _name == "base" else f"the model fine-tuned on subset '{_name}'"
+        raise ValueError(f"config key 'evaluation.models': the name '{_name}' is taken by {_taken} "
+                         f"({EVAL_MODELS[_name]}); choose another name")
+    EVAL_MODELS[_name] = _model
+
+
+def _check_evaluated(key, names):
+    for name in names:
+        if name in EVAL_MODELS:
+            continue
+        if name in ("s1k", "random", "diverse", "longest", "full", "base") and not TRAINING["enabled"]:
+            why = f"'{name}' is evaluated only when training.enabled is true"
+        elif name in ("s1k", "random", "diverse", "longest", "full"):
+            why = (f"subset '{name}' is not trained (selection.subsets: {SUBSETS}, "
+                   f"training.subsets: {TRAINING.get('subsets') or 'all'})")
+        else:
+            why = f"'{name}' is not a trained subset, 'base' or a name of evaluation.models"
+        raise ValueError(f"config key '{key}': {why}; evaluated models: {list(EVAL_MODELS)} "
+                         f"(use [] for none)")
+
+
+SCALING_MODELS = list(dict.fromkeys(EVALUATION["scaling_models"]))
+PARALLEL_MODELS = list(dict.fromkeys(EVALUATION["parallel_models"]))
+_check_evaluated("evaluation.scaling_models", SCALING_MODELS)
+_check_evaluated("evaluation.parallel_models", PARALLEL_MODELS)
+ABLATION = EVALUATION["ablation"]
+# the scaling models' grid, with plan_from_config's fallbacks for empty lists
+GRID_CAPS, GRID_WAITS = list(EVALUATION["caps"] or ["auto"]), list(EVALUATION["waits"] or [0])
+if SCALING_MODELS and (ABLATION["cap"] not in GRID_CAPS or ABLATION["waits"] not in GRID_WAITS):
+    raise ValueError(f"config key 'evaluation.ablation': cap {ABLATION['cap']!r} with {ABLATION['waits']} Waits is "
+                     f"not a setting of the scaling models' grid (evaluation.caps {GRID_CAPS} x "
+                     f"evaluation.waits {GRID_WAITS}), at which every model is compared")
+# the ablation table (Table 2): the trained subsets in selection order, then the base model
+ABLATION_MODELS = [s for s in SUBSETS if s in TRAINED_SUBSETS] + (["base"] if TRAINING["enabled"] else [])
+REPORT = config["report"]
+if TRAINING["enabled"] and REPORT["reference"] not in ABLATION_MODELS:
+    raise ValueError(f"config key 'report.reference': '{REPORT['reference']}' is not a row of the ablation table "
+                     f"(the trained subsets and 'base': {ABLATION_MODELS})")
 
 
 def _endpoint_set(section):
@@ -143,6 +191,9 @@ def difficulty_model_files(wildcards):
 
 
 def eval_model_files(wildcards):
+    """A fine-tuned subset model's config.json (made by the train rule), else the model's files."""
+    if wildcards.evalmodel in TRAINED_SUBSETS:
+        return [f"results/models/sft/{wildcards.evalmodel}/config.json"]
     return model_files(EVAL_MODELS[wildcards.evalmodel])
 
 
@@ -178,19 +229,32 @@ def subset_detail_files(wildcards):
     return [f"results/subsets/{name}.details.json" for name in SUBSETS]
 
 
-TRAINED_SUBSETS = [s for s in (config["training"].get("subsets") or SUBSETS) if s in SUBSETS]
-
-
 def trained_model_files():
-    return [f"results/models/sft/{s}/config.json" for s in TRAINED_SUBSETS] if config["training"]["enabled"] else []
+    return [f"results/models/sft/{s}/config.json" for s in TRAINED_SUBSETS]
+
+
+def samples_file(model, evalset):
+    return f"results/eval/{model}/{evalset}/samples.parquet"
 
 
 def sweep_files():
-    return [f"results/eval/{m}/{e}/samples.parquet" for m in EVAL_MODELS for e in EVAL_SETS]
+    return [samples_file(m, e) for m in EVAL_MODELS for e in EVAL_SETS]
+
+
+def report_files():
+    """The report when models were fine-tuned and evaluated: the ablation table, and the method
+    comparison and scaling figure when there are scaling or parallel models."""
+    if not (TRAINING["enabled"] and EVAL_SETS):
+        return []
+    files = [f"results/report/ablation.{ext}" for ext in ("md", "csv", "tex")]
+    if SCALING_MODELS or PARALLEL_MODELS:
+        files += [f"results/report/methods.{ext}" for ext in ("md", "csv")]
+        files += [f"results/report/scaling.{ext}" for ext in ("png", "pdf")]
+    return files
 
 
 def final_outputs():
-    return sweep_files() + trained_model_files() + [
+    return sweep_files() + trained_model_files() + report_files() + [
         "results/pool/pool.parquet",
         "results/pool/decontamination.json",
         "results/features/features.parquet",
@@ -268,5 +332,55 @@ def eval_model(wildcards):
     return EVAL_MODELS[wildcards.evalmodel]
 
 
+def sweep_gpus():
+    """vLLM shards the model over tensor_parallel_size GPUs; the transformers engine asks for none."""
+    gen = config["generation"]
+    if gen["engine"] != "vllm":
+        return 0
+    return int((gen.get("engine_options") or {}).get("tensor_parallel_size", 1))
+
+
+def sweep_threads():
+    """One CPU thread for a transformers sweep (tiny models gain little from more, and two sweeps
+    then share a 2-core machine); vLLM's engine processes get two."""
+    return 2 if config["generation"]["engine"] == "vllm" else 1
+
+
 def sweep_cache(wildcards):
     return f"results/cache/sweeps/{wildcards.evalmodel}/{wildcards.evalset}"
+
+
+# what plan_from_config reads besides the grid, the rejection caps and the majority vote
+_SWEEP_KEYS = ("min_thinking", "ignore_str", "temperature", "samples", "rejection_max_tries", "majority_cap",
+               "grader", "sampling_temperature")
+
+
+def model_evaluation(wildcards):
+    """The model's own evaluation section for its sweep: the caps x waits grid and rejection sampling
+    for a scaling model, else the ablation setting alone; the majority vote for a parallel model."""
+    name = wildcards.evalmodel
+    plan = {k: EVALUATION[k] for k in _SWEEP_KEYS}
+    if name in SCALING_MODELS:
+        plan.update(caps=GRID_CAPS, waits=GRID_WAITS, rejection_caps=list(EVALUATION["rejection_caps"]))
+    else:
+        plan.update(caps=[ABLATION["cap"]], waits=[ABLATION["waits"]], rejection_caps=[])
+    plan["majority_samples"] = EVALUATION["majority_samples"] if name in PARALLEL_MODELS else 0
+    return plan
+
+
+def ablation_tables():
+    """(model, eval set) of every samples table of the ablation table, rows first."""
+    return [(m, e) for m in ABLATION_MODELS for e in EVAL_SETS]
+
+
+def method_tables():
+    """(model, eval set) of every samples table of the method comparison and the scaling figure."""
+    return [(m, e) for m in dict.fromkeys(SCALING_MODELS + PARALLEL_MODELS) for e in EVAL_SETS]
+
+
+def ablation_samples(wildcards):
+    return [samples_file(m, e) for m, e in ablation_tables()]
+
+
+def method_samples(wildcards):
+    return [samples_file(m, e) for m, e in method_tables()]

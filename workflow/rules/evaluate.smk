@@ -1,4 +1,5 @@
-# Budget-forcing sweeps of models on the eval sets.
+# Budget-forcing sweeps of every evaluated model (trained subsets, base, evaluation.models) on
+# the eval sets; each model runs its own settings (see model_evaluation in common.smk).
 
 
 rule sweep:
@@ -9,7 +10,7 @@ rule sweep:
     params:
         model=eval_model,
         benchmark=sweep_benchmark,
-        evaluation=config["evaluation"],
+        evaluation=model_evaluation,
         generation=config["generation"],
         judge=config.get("judge"),
         seed=config["seed"],
@@ -18,10 +19,10 @@ rule sweep:
         "logs/eval/{evalmodel}/{evalset}.log",
     benchmark:
         "results/benchmarks/sweep_{evalmodel}_{evalset}.tsv"
-    threads: 2
+    threads: sweep_threads()
     resources:
         mem_mb=8000,
-        gpu=1 if config["generation"]["engine"] == "vllm" else 0,
+        gpu=sweep_gpus(),
     conda:
         "../../envs/generate.yaml"
     script:

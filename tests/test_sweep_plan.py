@@ -1,0 +1,27 @@
+"""The sweep plan the workflow builds from a model's evaluation section, and the samples reader."""
+
+import pandas as pd
+import pytest
+
+from s1flow.errors import InputFileError
+from s1flow.sweep import SAMPLE_COLUMNS, plan_from_config, read_samples, samples_frame
+
+
+def test_plan_from_a_models_evaluation_section():
+    plan = plan_from_config({"caps": [64, "auto"], "waits": [0, 1], "rejection_caps": [32], "majority_samples": 4,
+                             "majority_cap": 16, "sampling_temperature": 0.7}, seed=3)
+    assert [s.name for s in plan.settings] == ["cap=64", "cap=64,wait=1", "cap=auto", "cap=auto,wait=1"]
+    assert plan.rejection_caps == [32] and plan.majority_samples == 4 and plan.majority_cap == 16
+    assert plan.majority_sampling.temperature == 0.7 and plan.majority_sampling.seed == 3
+    # the paper's majority vote: every sample may think up to the auto cap
+    assert plan_from_config({"majority_samples": 64}, seed=0).majority_cap == "auto"
+
+
+def test_read_samples_checks_the_columns(tmp_path):
+    rows = [{"qid": "q1", "setting": "cap=8", "budget": 8, "num_wait": 0, "sample": 0, "thinking": "t", "answer": "a",
+             "thinking_tokens": 8, "finish": "cap", "extracted": "1", "correct": True}]
+    samples_frame(rows).to_parquet(tmp_path / "ok.parquet")
+    assert list(read_samples(tmp_path / "ok.parquet").columns) == SAMPLE_COLUMNS
+    pd.DataFrame(rows).drop(columns=["correct"]).to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(InputFileError, match=r"bad\.parquet.*correct"):
+        read_samples(tmp_path / "bad.parquet")

@@ -1,0 +1,93 @@
+# The paper's tables and figures from the sweeps' samples: the data-ablation table (Table 2),
+# the test-time scaling method comparison (Table 3) and the scaling figure (Figures 1 and 4).
+# Each reads only the samples tables it reports on.
+
+
+rule ablation:
+    input:
+        samples=ablation_samples,
+    output:
+        md=report(
+            "results/report/ablation.md",
+            category="Results",
+            subcategory="Data ablation (Table 2)",
+            caption="../report/ablation.rst",
+        ),
+        csv=report(
+            "results/report/ablation.csv",
+            category="Results",
+            subcategory="Data ablation (Table 2)",
+            caption="../report/ablation.rst",
+        ),
+        tex=report(
+            "results/report/ablation.tex",
+            category="Results",
+            subcategory="Data ablation (Table 2)",
+            caption="../report/ablation.rst",
+        ),
+    params:
+        tables=ablation_tables(),
+        ablation=config["evaluation"]["ablation"],
+        min_thinking=config["evaluation"]["min_thinking"],
+        ignore_str=config["evaluation"]["ignore_str"],
+        reference=config["report"]["reference"],
+        n_resamples=config["report"]["bootstrap_resamples"],
+        seed=config["seed"],
+    log:
+        "logs/report/ablation.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/report_ablation.py"
+
+
+rule methods:
+    input:
+        samples=method_samples,
+    output:
+        md=report(
+            "results/report/methods.md",
+            category="Results",
+            subcategory="Test-time scaling methods (Table 3)",
+            caption="../report/methods.rst",
+        ),
+        csv=report(
+            "results/report/methods.csv",
+            category="Results",
+            subcategory="Test-time scaling methods (Table 3)",
+            caption="../report/methods.rst",
+        ),
+    params:
+        tables=method_tables(),
+    log:
+        "logs/report/methods.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/report_methods.py"
+
+
+rule scaling_figure:
+    input:
+        samples=method_samples,
+    output:
+        png=report(
+            "results/report/scaling.png",
+            category="Results",
+            subcategory="Test-time scaling (Figures 1 and 4)",
+            caption="../report/scaling.rst",
+        ),
+        pdf=report(
+            "results/report/scaling.pdf",
+            category="Results",
+            subcategory="Test-time scaling (Figures 1 and 4)",
+            caption="../report/scaling.rst",
+        ),
+    params:
+        tables=method_tables(),
+    log:
+        "logs/report/scaling.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/report_scaling.py"

@@ -1,0 +1,19 @@
+from s1flow.budget import Setting
+from s1flow.logs import setup_logging, stage_errors
+from s1flow.report.ablation import ablation_table, write_ablation
+from s1flow.sweep import read_samples
+
+
+def main(sm):
+    setup_logging(sm.log[0])
+    with stage_errors():
+        setting = Setting(cap=sm.params.ablation["cap"], num_wait=sm.params.ablation["waits"],
+                          min_thinking=sm.params.min_thinking, ignore_str=sm.params.ignore_str).name
+        samples = {tuple(key): read_samples(path) for key, path in zip(sm.params.tables, sm.input.samples, strict=True)}
+        table = ablation_table(samples, setting=setting, reference=sm.params.reference,
+                               n_resamples=sm.params.n_resamples, seed=sm.params.seed)
+        write_ablation(table, md=sm.output.md, csv=sm.output.csv, tex=sm.output.tex)
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821
