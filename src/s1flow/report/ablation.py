@@ -145,6 +145,19 @@ def _caption(table: pd.DataFrame, code: str, pct: str, delta: str, esc: Callable
             f"{code.format(reference)} on the same questions.")
 
 
+def _row_cells(model: str, evalsets: list[str], by_key: dict, reference: str, *, empty: str, minus: str) -> list[str]:
+    """Accuracy and Δ cells of one model's row (`empty` where there is no number)."""
+    cells: list[str] = []
+    for e in evalsets:
+        r = by_key.get((model, e))
+        if r is None:
+            cells += [empty, empty]
+            continue
+        cells.append(_interval(r["accuracy"], r["ci_low"], r["ci_high"], minus))
+        cells.append(empty if model == reference else _interval(r["delta"], r["delta_low"], r["delta_high"], minus))
+    return cells
+
+
 def ablation_markdown(table: pd.DataFrame) -> str:
     """The table as Markdown: one row per model, per eval set an accuracy and a difference column."""
     reference, models, evalsets, n, by_key = _cells(table)
@@ -153,13 +166,7 @@ def ablation_markdown(table: pd.DataFrame) -> str:
     lines = [caption, "", "| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
     for model in models:
         cells = [f"{model} (reference)" if model == reference else model]
-        for e in evalsets:
-            r = by_key.get((model, e))
-            if r is None:
-                cells += ["—", "—"]
-                continue
-            cells.append(_interval(r["accuracy"], r["ci_low"], r["ci_high"], "−"))
-            cells.append("—" if model == reference else _interval(r["delta"], r["delta_low"], r["delta_high"], "−"))
+        cells += _row_cells(model, evalsets, by_key, reference, empty="—", minus="−")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -185,14 +192,7 @@ def ablation_latex(table: pd.DataFrame) -> str:
              "Model" + " & Acc. [95\\% CI] & $\\Delta$ [95\\% CI]" * len(evalsets) + " \\\\", "\\midrule"]
     for model in models:
         cells = [tex_escape(model) + (" (reference)" if model == reference else "")]
-        for e in evalsets:
-            r = by_key.get((model, e))
-            if r is None:
-                cells += ["---", "---"]
-                continue
-            cells.append(_interval(r["accuracy"], r["ci_low"], r["ci_high"], "$-$"))
-            cells.append("---" if model == reference
-                         else _interval(r["delta"], r["delta_low"], r["delta_high"], "$-$"))
+        cells += _row_cells(model, evalsets, by_key, reference, empty="---", minus="$-$")
         lines.append(" & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines) + "\n"
