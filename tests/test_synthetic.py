@@ -548,3 +548,15 @@ def test_worked_solutions_are_correct_fresh_and_seeded() -> None:
         assert row.answer == str(iterate_rule(row.question))
     with pytest.raises(ValueError, match="unknown synthetic domain"):
         synthetic.generate_worked_solutions(5, seed=3, domains=["alchemy"])
+
+
+def test_worked_solutions_take_domain_shares() -> None:
+    shares = {"iteration": 3.0, "modular": 1.0}
+    assert synthetic.domain_schedule(8, shares) == ["iteration", "iteration", "modular", "iteration"] * 2
+    a = synthetic.generate_worked_solutions(40, seed=5, domains=shares)
+    assert a["domain"].value_counts().to_dict() == {"iteration": 30, "modular": 10}
+    # equal shares are the plain list, row for row
+    equal = synthetic.generate_worked_solutions(20, seed=5, domains={"iteration": 2.0, "letter_count": 2.0})
+    assert equal.equals(synthetic.generate_worked_solutions(20, seed=5, domains=["iteration", "letter_count"]))
+    with pytest.raises(ValueError, match="must be > 0: modular=0"):
+        synthetic.generate_worked_solutions(5, seed=5, domains={"iteration": 1.0, "modular": 0})

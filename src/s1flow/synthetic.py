@@ -2169,22 +2169,45 @@ def generate_eval_sets(seed: int, n_per_set: int = 40) -> dict[str, pd.DataFrame
     return sets
 
 
-def generate_worked_solutions(n: int, seed: int, domains: Sequence[str]) -> pd.DataFrame:
+def domain_schedule(n: int, weights: Mapping[str, float]) -> list[str]:
+    """`n` domains interleaved in proportion to `weights` (smooth weighted round robin).
+
+    Deterministic; equal weights give plain round robin in the mapping's order.
+    """
+    total = float(sum(weights.values()))
+    credit = dict.fromkeys(weights, 0.0)
+    out: list[str] = []
+    for _ in range(n):
+        for d, w in weights.items():
+            credit[d] += w
+        pick = max(credit, key=lambda d: credit[d])  # first of equals wins: the mapping's order
+        credit[pick] -= total
+        out.append(pick)
+    return out
+
+
+def generate_worked_solutions(n: int, seed: int, domains: Sequence[str] | Mapping[str, float]) -> pd.DataFrame:
     """`n` fresh problems of `domains` (difficulty uniform in 1..5) whose teacher trace is correct.
 
-    Columns: ``question``, ``answer``, ``trace``, ``domain``. Drawn from their own random
-    stream, so they share no random numbers with the pool or the eval sets of the same seed.
+    `domains` is a list (equal shares) or a mapping domain -> relative share. Columns:
+    ``question``, ``answer``, ``trace``, ``domain``. Drawn from their own random stream, so
+    they share no random numbers with the pool or the eval sets of the same seed.
     """
-    unknown = [d for d in domains if d not in _GENERATORS]
-    if unknown or not domains:
-        raise ValueError(f"unknown synthetic domain(s) {unknown or list(domains)}; known: {', '.join(DOMAINS)}")
+    weights = dict(domains) if isinstance(domains, Mapping) else dict.fromkeys(domains, 1.0)
+    unknown = [d for d in weights if d not in _GENERATORS]
+    if unknown or not weights:
+        raise ValueError(f"unknown synthetic domain(s) {unknown or list(weights)}; known: {', '.join(DOMAINS)}")
+    bad = [d for d, w in weights.items() if not float(w) > 0]
+    if bad:
+        raise ValueError(f"domain share(s) must be > 0: {', '.join(f'{d}={weights[d]}' for d in bad)}")
     r = _Rand(np.random.default_rng([int(seed), _STREAM_WORKED]), block=1024)
     rows: list[dict[str, str]] = []
-    while len(rows) < n:
-        domain = domains[len(rows) % len(domains)]
-        p = _make(domain, r.randint(1, 5), r, "pool")
-        if p.correct:
-            rows.append({"question": p.question, "answer": p.answer, "trace": p.trace, "domain": domain})
+    for domain in domain_schedule(n, {d: float(w) for d, w in weights.items()}):
+        while True:
+            p = _make(domain, r.randint(1, 5), r, "pool")
+            if p.correct:
+                break
+        rows.append({"question": p.question, "answer": p.answer, "trace": p.trace, "domain": domain})
     return pd.DataFrame(rows, columns=["question", "answer", "trace", "domain"])
 
 

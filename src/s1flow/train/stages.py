@@ -142,7 +142,8 @@ def direct_answer_rows(pool_file: PathLike | None, *, limit: int | None, seed: i
     return rows[["qhash", "question", "solution"]].reset_index(drop=True)
 
 
-def worked_solution_rows(n: int, *, domains: list[str], seed: int, prompt: str) -> pd.DataFrame:
+def worked_solution_rows(n: int, *, domains: list[str] | Mapping[str, float], seed: int, prompt: str
+                         ) -> pd.DataFrame:
     """Worked solutions of fresh synthetic problems, asked for with `prompt` after the question.
 
     The nano base model learns from them that it *can* work a problem step by step when
@@ -183,7 +184,8 @@ def run_build_model(tokenizer_dir: PathLike, out_dir: PathLike, *, spec: Mapping
     limit = pretrain.pop("questions", None)
     rows = direct_answer_rows(pool_file, limit=limit, seed=seed, data=pretrain.pop("data", "synthetic"))
     n_worked = int(pretrain.pop("worked_questions", 0))
-    domains = list(pretrain.pop("worked_domains", ["iteration"]))
+    domains = pretrain.pop("worked_domains", ["iteration"])
+    domains = dict(domains) if isinstance(domains, Mapping) else list(domains)
     prompt = str(pretrain.pop("worked_prompt", "Show your work."))
     if n_worked:
         worked = worked_solution_rows(n_worked, domains=domains, seed=seed, prompt=prompt)
