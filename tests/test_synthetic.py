@@ -560,3 +560,16 @@ def test_worked_solutions_take_domain_shares() -> None:
     assert equal.equals(synthetic.generate_worked_solutions(20, seed=5, domains=["iteration", "letter_count"]))
     with pytest.raises(ValueError, match="must be > 0: modular=0"):
         synthetic.generate_worked_solutions(5, seed=5, domains={"iteration": 1.0, "modular": 0})
+
+
+def test_worked_solutions_phrasing_families() -> None:
+    pool = synthetic.generate_worked_solutions(40, seed=6, domains=["iteration"])
+    assert pool["question"].str.startswith(("Start with", "A counter")).sum() + pool["question"].str.contains(
+        "starts with the number").sum() == 40
+    mixed = synthetic.generate_worked_solutions(40, seed=6, domains=["iteration"], phrasing="any")
+    paraphrased = mixed["question"].str.contains("keep just the last digit")
+    assert 5 < paraphrased.sum() < 35  # both families occur
+    for row in mixed.itertuples():
+        assert row.answer == str(iterate_rule(row.question))
+    with pytest.raises(ValueError, match="phrasing must be"):
+        synthetic.generate_worked_solutions(5, seed=6, domains=["iteration"], phrasing="formal")

@@ -73,6 +73,8 @@ def test_worked_solutions_for_pretraining_are_asked_for_and_answered():
         assert f"so I end with {last}." in sol  # the worked answer is the one its steps reach
     with pytest.raises(ConfigError, match="worked_domains"):
         worked_solution_rows(3, domains=["alchemy"], seed=1, prompt="Show your work.")
+    with pytest.raises(ConfigError, match="worked_phrasing"):
+        worked_solution_rows(3, domains=["iteration"], seed=1, prompt="Show your work.", phrasing="formal")
 
 
 def test_group_by_length_setting():

@@ -2087,6 +2087,8 @@ def _make(domain: str, difficulty: int, r: _Rand, style: str) -> _Problem:
         raise ValueError(f"unknown synthetic domain {domain!r}; known: {', '.join(DOMAINS)}")
     if difficulty not in (1, 2, 3, 4, 5):
         raise ValueError(f"difficulty must be an int in 1..5, got {difficulty!r}")
+    if style == "any":
+        style = "pool" if r.chance(0.5) else "eval"
     wrong = r.chance(TEACHER_ERROR_RATE[difficulty - 1])
     p = _GENERATORS[domain](r, difficulty, wrong, style)
     p.trace = _elaborate(r, difficulty, p.trace)
@@ -2186,10 +2188,13 @@ def domain_schedule(n: int, weights: Mapping[str, float]) -> list[str]:
     return out
 
 
-def generate_worked_solutions(n: int, seed: int, domains: Sequence[str] | Mapping[str, float]) -> pd.DataFrame:
+def generate_worked_solutions(n: int, seed: int, domains: Sequence[str] | Mapping[str, float], *,
+                              phrasing: str = "pool") -> pd.DataFrame:
     """`n` fresh problems of `domains` (difficulty uniform in 1..5) whose teacher trace is correct.
 
-    `domains` is a list (equal shares) or a mapping domain -> relative share. Columns:
+    `domains` is a list (equal shares) or a mapping domain -> relative share. `phrasing` is the
+    question wording family: "pool", "eval" (the eval sets' paraphrases) or "any" (each
+    problem picks one of the two at random). Columns:
     ``question``, ``answer``, ``trace``, ``domain``. Drawn from their own random stream, so
     they share no random numbers with the pool or the eval sets of the same seed.
     """
@@ -2200,11 +2205,13 @@ def generate_worked_solutions(n: int, seed: int, domains: Sequence[str] | Mappin
     bad = [d for d, w in weights.items() if not float(w) > 0]
     if bad:
         raise ValueError(f"domain share(s) must be > 0: {', '.join(f'{d}={weights[d]}' for d in bad)}")
+    if phrasing not in ("pool", "eval", "any"):
+        raise ValueError(f"phrasing must be 'pool', 'eval' or 'any', got {phrasing!r}")
     r = _Rand(np.random.default_rng([int(seed), _STREAM_WORKED]), block=1024)
     rows: list[dict[str, str]] = []
     for domain in domain_schedule(n, {d: float(w) for d, w in weights.items()}):
         while True:
-            p = _make(domain, r.randint(1, 5), r, "pool")
+            p = _make(domain, r.randint(1, 5), r, phrasing)
             if p.correct:
                 break
         rows.append({"question": p.question, "answer": p.answer, "trace": p.trace, "domain": domain})

@@ -142,8 +142,8 @@ def direct_answer_rows(pool_file: PathLike | None, *, limit: int | None, seed: i
     return rows[["qhash", "question", "solution"]].reset_index(drop=True)
 
 
-def worked_solution_rows(n: int, *, domains: list[str] | Mapping[str, float], seed: int, prompt: str
-                         ) -> pd.DataFrame:
+def worked_solution_rows(n: int, *, domains: list[str] | Mapping[str, float], seed: int, prompt: str,
+                         phrasing: str = "pool") -> pd.DataFrame:
     """Worked solutions of fresh synthetic problems, asked for with `prompt` after the question.
 
     The nano base model learns from them that it *can* work a problem step by step when
@@ -153,8 +153,11 @@ def worked_solution_rows(n: int, *, domains: list[str] | Mapping[str, float], se
     from s1flow.pool import question_hash
     from s1flow.synthetic import generate_worked_solutions
 
+    if phrasing not in ("pool", "eval", "any"):
+        raise ConfigError(f"config key 'models.<name>.pretrain.worked_phrasing' must be 'pool', 'eval' or 'any', "
+                          f"got {phrasing!r}")
     try:
-        worked = generate_worked_solutions(n, seed + 104729, domains)
+        worked = generate_worked_solutions(n, seed + 104729, domains, phrasing=phrasing)
     except ValueError as e:
         raise ConfigError(f"config key 'models.<name>.pretrain.worked_domains': {e}") from None
     questions = worked["question"] + "\n\n" + prompt
@@ -187,8 +190,9 @@ def run_build_model(tokenizer_dir: PathLike, out_dir: PathLike, *, spec: Mapping
     domains = pretrain.pop("worked_domains", ["iteration"])
     domains = dict(domains) if isinstance(domains, Mapping) else list(domains)
     prompt = str(pretrain.pop("worked_prompt", "Show your work."))
+    phrasing = str(pretrain.pop("worked_phrasing", "pool"))
     if n_worked:
-        worked = worked_solution_rows(n_worked, domains=domains, seed=seed, prompt=prompt)
+        worked = worked_solution_rows(n_worked, domains=domains, seed=seed, prompt=prompt, phrasing=phrasing)
         rows = pd.concat([rows, worked], ignore_index=True).sample(frac=1.0, random_state=seed)
     block = int(pretrain.get("block_size", 256))
     write_sft_data(rows, init_dir, work / "direct.parquet", work / "direct.json", block_size=block, direct=True,
