@@ -2,10 +2,9 @@
 
 Runs the workflow on a config (default: ``config/config.yaml``) in a fresh temporary
 directory, as a user's first run does, and reports the wall time of the whole run, the
-seconds and peak RSS of every job (from the rules' ``benchmark:`` files; a job without one
-is counted in "other") and, when the run made them, the nano numbers the README quotes:
-the s1k model's accuracy per setting on the multi-step eval set, and every model's accuracy
-at the ablation setting.
+seconds and peak RSS of every job that has a ``benchmark:`` file, and, when the run made
+them, the nano numbers the README quotes: every model's accuracy per setting on the
+multi-step eval set, and the ablation table's rows.
 
     python benchmarks/default_run.py [--configfile config/config.yaml] [--cores 2]
                                      [--keep DIR] [--out benchmarks/results/default_run.json]

@@ -101,6 +101,8 @@ _EVAL_SPECS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
     "synth_steps": (("iteration",), (2, 3, 4, 5)),
 }
 EVAL_SET_NAMES: tuple[str, ...] = tuple(_EVAL_SPECS)
+#: question wording families: the pool's templates, the eval sets' paraphrases, or either
+PHRASINGS: tuple[str, ...] = ("pool", "eval", "any")
 
 # Stream identifiers mixed into the seed so the pool, the mess and the eval sets never share
 # random numbers even when they are given the same seed.
@@ -2205,7 +2207,7 @@ def generate_worked_solutions(n: int, seed: int, domains: Sequence[str] | Mappin
     bad = [d for d, w in weights.items() if not float(w) > 0]
     if bad:
         raise ValueError(f"domain share(s) must be > 0: {', '.join(f'{d}={weights[d]}' for d in bad)}")
-    if phrasing not in ("pool", "eval", "any"):
+    if phrasing not in PHRASINGS:
         raise ValueError(f"phrasing must be 'pool', 'eval' or 'any', got {phrasing!r}")
     r = _Rand(np.random.default_rng([int(seed), _STREAM_WORKED]), block=1024)
     rows: list[dict[str, str]] = []

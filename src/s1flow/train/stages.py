@@ -151,9 +151,9 @@ def worked_solution_rows(n: int, *, domains: list[str] | Mapping[str, float], se
     teaches it to think first on its own, inside the thinking section.
     """
     from s1flow.pool import question_hash
-    from s1flow.synthetic import generate_worked_solutions
+    from s1flow.synthetic import PHRASINGS, generate_worked_solutions
 
-    if phrasing not in ("pool", "eval", "any"):
+    if phrasing not in PHRASINGS:
         raise ConfigError(f"config key 'models.<name>.pretrain.worked_phrasing' must be 'pool', 'eval' or 'any', "
                           f"got {phrasing!r}")
     try:
