@@ -67,5 +67,5 @@ def talky_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
 
     d = tmp_path_factory.mktemp("talky") / "model"
     shutil.copytree(tiny_model_dir, d)
-    emphasise_tokens(d, ["<|im_start|>"], scale=4.0)
+    emphasise_tokens(d, ["<|im_start|>"], scale=5.0)
     return d

@@ -69,6 +69,38 @@ def test_sweep_command_writes_samples(talky_model, tmp_path):
     pd.testing.assert_frame_equal(df, pd.read_parquet(out2))
 
 
+def test_retrained_model_at_the_same_path_invalidates_the_sweep_cache(talky_model, tmp_path):
+    """A model rewritten in place (a retrained subset) must not be answered from the old model's cache."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from s1flow.models import model_identity
+
+    model = tmp_path / "model"
+    shutil.copytree(talky_model, model)
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text("".join(json.dumps({"id": f"p{i}", "problem": f"What is {i} plus 3?", "answer": str(i + 3)}) + "\n"
+                             for i in range(4)))
+    args = ["sweep", "--model", str(model), "--benchmark", str(bench), "--caps", "16", "--answer-max-tokens", "4",
+            "--prompt-style", "plain", "--cache-dir", str(tmp_path / "cache")]
+    assert main([*args, "--out", str(tmp_path / "first.parquet")]) == 0
+    before = model_identity(model)
+    weights = model / "model.safetensors"
+    tensors = load_file(weights)
+    name = next(k for k in tensors if "embed_tokens" in k)
+    tensors[name] = tensors[name].flip(0).contiguous()  # another model, same shapes
+    save_file(tensors, weights, metadata={"format": "pt"})
+    assert model_identity(model) != before
+    assert main([*args, "--out", str(tmp_path / "second.parquet")]) == 0
+    fresh = tmp_path / "fresh.parquet"
+    assert main([*args[:-1], str(tmp_path / "fresh-cache"), "--out", str(fresh)]) == 0
+    second = pd.read_parquet(tmp_path / "second.parquet")
+    pd.testing.assert_frame_equal(second, pd.read_parquet(fresh))
+    assert not second["thinking"].equals(pd.read_parquet(tmp_path / "first.parquet")["thinking"])
+    assert model_identity("Qwen/Qwen2.5-32B-Instruct") == "Qwen/Qwen2.5-32B-Instruct"
+
+
 @pytest.mark.parametrize("args, message", [
     (["--model", "/nonexistent/model"], "/nonexistent/model"),
     (["--benchmark", "/nonexistent/bench.jsonl"], "bench.jsonl"),

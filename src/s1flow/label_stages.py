@@ -54,6 +54,7 @@ def run_difficulty(pool_file: PathLike, out: PathLike, *, spec: Mapping[str, Any
                    judge: Mapping[str, Any] | None, cache_dir: PathLike) -> None:
     """``correct_<alias>`` of one difficulty model (config item of ``difficulty.models``)."""
     from s1flow.engines import load_engine
+    from s1flow.models import model_identity
 
     pool = _pool(pool_file)
     options = dict(spec.get("engine_options") or {})
@@ -62,7 +63,7 @@ def run_difficulty(pool_file: PathLike, out: PathLike, *, spec: Mapping[str, Any
     labels = difficulty_labels(pool, spec["alias"], engine=engine, tokenizer=engine.tokenizer,
                                max_tokens=int(spec.get("max_tokens", 512)),
                                temperature=float(spec.get("temperature", 0.0)), seed=seed, grader=grader,
-                               client=client, cache_dir=cache_dir, model_id=str(spec["model"]))
+                               client=client, cache_dir=cache_dir, model_id=model_identity(spec["model"]))
     write_parquet(labels, out)
 
 

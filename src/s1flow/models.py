@@ -80,6 +80,20 @@ def local_model_config(model: str | os.PathLike) -> dict | None:
     return read_model_config(config) if config.is_file() else None
 
 
+def model_identity(model: str | os.PathLike) -> str:
+    """What a cache of a model's outputs must be keyed by: a hub id as given; for a local
+    directory its path plus the size and modification time of its config and weight files,
+    so a retrained model at the same path invalidates the cache (without hashing its weights)."""
+    if not is_local_model(model):
+        return str(model)
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        return str(model)
+    files = sorted({f for pattern in ("config.json", *WEIGHT_PATTERNS) for f in path.glob(pattern) if f.is_file()})
+    stamps = ",".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
+    return f"{model}@{stamps}"
+
+
 def check_model_dir(model: str | os.PathLike) -> None:
     """Raise InputFileError unless a local `model` is a loadable Hugging Face model directory.
 

@@ -277,6 +277,7 @@ def sweep_to_file(model: str | os.PathLike, benchmark: str | os.PathLike, out: s
     """
     from s1flow.benchmarks import load_benchmark
     from s1flow.engines import load_engine
+    from s1flow.models import model_identity
 
     bench = load_benchmark(str(benchmark), seed=seed, prompt_style=prompt_style, limit=limit, name=benchmark_name)
     client = None
@@ -287,7 +288,7 @@ def sweep_to_file(model: str | os.PathLike, benchmark: str | os.PathLike, out: s
     backend = load_engine(engine, model, **(engine_options or {}))
     forcer = BudgetForcer(backend, backend.tokenizer, delimiters=delimiters, answer_max_tokens=answer_max_tokens,
                           max_gen_toks=max_gen_toks or context_length(model))
-    fingerprint = {"model": str(model), "engine": engine, "engine_options": engine_options or {},
+    fingerprint = {"model": model_identity(model), "engine": engine, "engine_options": engine_options or {},
                    "delimiters": asdict(forcer.delimiters), "answer_max_tokens": answer_max_tokens,
                    "max_gen_toks": forcer.max_gen_toks, "seed": seed, "prompt_style": prompt_style}
     judge_cache = Path(cache_dir or Path(out).parent) / "judge" if client else None

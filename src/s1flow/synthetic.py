@@ -218,7 +218,7 @@ def _boxed(r: _Rand, answer: str, summary: str) -> str:
         return f"{summary} Therefore the answer is $\\boxed{{{answer}}}$."
     if style == 2:
         return f"{summary}\n\nFinal answer: $\\boxed{{{answer}}}$"
-    return f"Answer: {answer}"
+    return f"Final Answer: {answer}"
 
 
 def _ordinal(k: int) -> str:
@@ -1318,7 +1318,8 @@ def _gen_sequences(r: _Rand, d: int, wrong: bool, style: str) -> _Problem:
 
 
 # --------------------------------------------------------------------------------------------
-# iteration: apply one digit rule n times; every step is easy, the answer needs all of them
+# iteration: add a small constant n times, keeping the last digit; every step is easy, the answer
+# needs all of them
 
 _ITER_TEMPLATES = {
     "pool": (
@@ -1337,20 +1338,20 @@ _ITER_TEMPLATES = {
     ),
 }
 _ITER_STEPS = ((2, 3), (3, 4), (5, 6), (7, 8), (9, 10))
-_ITER_FACTORS = (2, 3, 4, 6, 7, 8, 9)
+# small constants keep the addition table a tiny model must learn small (30 facts): the
+# difficulty lies in the number of steps, not in any one of them
+_ITER_CONSTANTS = (1, 2, 3)
 
 
 def _gen_iteration(r: _Rand, d: int, wrong: bool, style: str) -> _Problem:
     lo, hi = _ITER_STEPS[d - 1]
     n = r.randint(lo, hi)
-    mult = r.chance(0.5)
-    x0 = r.choice((1, 2, 3, 4, 6, 7, 8, 9)) if mult else r.randint(0, 9)  # 0 and 5 stay put
-    c = r.choice(_ITER_FACTORS) if mult else r.randint(1, 9)
-    rule = f"multiply by {c}" if mult else f"add {c}"
-    sign = "×" if mult else "+"
+    x0 = r.randint(0, 9)
+    c = r.choice(_ITER_CONSTANTS)
+    rule = f"add {c}"
 
     def step(v: int) -> int:
-        return (v * c if mult else v + c) % 10
+        return (v + c) % 10
 
     truth = x0
     for _ in range(n):
@@ -1363,16 +1364,16 @@ def _gen_iteration(r: _Rand, d: int, wrong: bool, style: str) -> _Problem:
     parts = [f"{r.choice(_OPENERS)} I'll apply the rule one step at a time and count the steps."]
     lines, v = [f"Start: {x0}, and {n} steps to go."], x0
     for i in range(1, n + 1):
-        full = v * c if mult else v + c
+        full = v + c
         nxt = (full % 10 + (1 if i == slip else 0)) % 10
-        line = f"Step {i} of {n}: {v} {sign} {c} = {full}"
+        line = f"Step {i} of {n}: {v} + {c} = {full}"
         lines.append(line + (f", last digit {nxt}." if full >= 10 or nxt != full else "."))
         v = nxt
     parts.append("\n".join(lines))
     parts.append(f"That was step {n} of {n}, so I end with {v}.")
     if r.chance(_VERIFY_RATE[d - 1]):
         parts.append(_check(r, "the count of steps"))
-        parts.append(f"I applied the rule {n} times, as asked. Good.")
+        parts.append(f"I applied the rule {n} times, as asked, and ended with {v}. Good.")
     parts.append(_conclude(r, str(v)))
     attempt = _boxed(r, str(v), f"Applying the rule {n} times gives {v}.")
     return _Problem(
