@@ -537,6 +537,8 @@ def test_eval_steps_set_is_multi_step_iteration(eval_sets: dict[str, pd.DataFram
     for row in steps.itertuples():
         assert row.answer == str(iterate_rule(row.question))
         assert int(re.search(r"(\d+) (?:times|ticks|rounds)", row.question).group(1)) >= 3
+        # the answer is never the start digit, so a model cut off before the steps cannot copy it
+        assert row.answer != re.search(r"(?:with|from|shows|number) (\d)\b", row.question).group(1)
 
 
 def test_worked_solutions_are_correct_fresh_and_seeded() -> None:

@@ -75,6 +75,14 @@ def test_worked_solutions_for_pretraining_are_asked_for_and_answered():
         worked_solution_rows(3, domains=["alchemy"], seed=1, prompt="Show your work.")
     with pytest.raises(ConfigError, match="worked_phrasing"):
         worked_solution_rows(3, domains=["iteration"], seed=1, prompt="Show your work.", phrasing="formal")
+    # the same solutions in s1's thinking and answer sections
+    think = worked_solution_rows(12, domains=["iteration"], seed=1, prompt="Show your work.", fmt="think")
+    assert think["question"].equals(rows["question"])
+    for plain, sol in zip(rows["solution"], think["solution"], strict=True):
+        steps, answer = plain.rsplit("\n\nAnswer: ", 1)
+        assert sol == f"<|im_start|>think\n{steps}\n<|im_start|>answer\nAnswer: {answer}"
+    with pytest.raises(ConfigError, match="worked_format"):
+        worked_solution_rows(3, domains=["iteration"], seed=1, prompt="Show your work.", fmt="xml")
 
 
 def test_group_by_length_setting():

@@ -1345,9 +1345,11 @@ _ITER_CONSTANTS = (1, 2, 3)
 
 def _gen_iteration(r: _Rand, d: int, wrong: bool, style: str) -> _Problem:
     lo, hi = _ITER_STEPS[d - 1]
-    n = r.randint(lo, hi)
     x0 = r.randint(0, 9)
     c = r.choice(_ITER_CONSTANTS)
+    n = r.randint(lo, hi)
+    while n * c % 10 == 0:  # the answer would be the start digit: no steps needed to guess it
+        n = r.randint(lo, hi)
     rule = f"add {c}"
 
     def step(v: int) -> int:

@@ -143,15 +143,18 @@ def direct_answer_rows(pool_file: PathLike | None, *, limit: int | None, seed: i
 
 
 def worked_solution_rows(n: int, *, domains: list[str] | Mapping[str, float], seed: int, prompt: str,
-                         phrasing: str = "pool") -> pd.DataFrame:
+                         phrasing: str = "pool", fmt: str = "plain") -> pd.DataFrame:
     """Worked solutions of fresh synthetic problems, asked for with `prompt` after the question.
 
     The nano base model learns from them that it *can* work a problem step by step when
     asked to; by default (no such request) it still answers directly. s1's fine-tuning then
-    teaches it to think first on its own, inside the thinking section.
+    teaches it to think first on its own, inside the thinking section. `fmt` "plain" writes
+    the steps then "Answer: x"; "think" writes them in s1's thinking/answer sections, so
+    fine-tuning only has to teach the model to think unasked.
     """
     from s1flow.pool import question_hash
     from s1flow.synthetic import PHRASINGS, generate_worked_solutions
+    from s1flow.train.sft import assistant_content
 
     if phrasing not in PHRASINGS:
         raise ConfigError(f"config key 'models.<name>.pretrain.worked_phrasing' must be 'pool', 'eval' or 'any', "
@@ -160,12 +163,14 @@ def worked_solution_rows(n: int, *, domains: list[str] | Mapping[str, float], se
         worked = generate_worked_solutions(n, seed + 104729, domains, phrasing=phrasing)
     except ValueError as e:
         raise ConfigError(f"config key 'models.<name>.pretrain.worked_domains': {e}") from None
+    if fmt not in ("plain", "think"):
+        raise ConfigError(f"config key 'models.<name>.pretrain.worked_format' must be 'plain' or 'think', got {fmt!r}")
     questions = worked["question"] + "\n\n" + prompt
-    return pd.DataFrame({
-        "qhash": questions.map(question_hash),
-        "question": questions,
-        "solution": worked["trace"] + "\n\nAnswer: " + worked["answer"],
-    })
+    if fmt == "think":
+        solutions = [assistant_content(t, a) for t, a in zip(worked["trace"], worked["answer"], strict=True)]
+    else:
+        solutions = worked["trace"] + "\n\nAnswer: " + worked["answer"]
+    return pd.DataFrame({"qhash": questions.map(question_hash), "question": questions, "solution": solutions})
 
 
 def run_build_model(tokenizer_dir: PathLike, out_dir: PathLike, *, spec: Mapping[str, Any], seed: int,
@@ -191,8 +196,10 @@ def run_build_model(tokenizer_dir: PathLike, out_dir: PathLike, *, spec: Mapping
     domains = dict(domains) if isinstance(domains, Mapping) else list(domains)
     prompt = str(pretrain.pop("worked_prompt", "Show your work."))
     phrasing = str(pretrain.pop("worked_phrasing", "pool"))
+    fmt = str(pretrain.pop("worked_format", "plain"))
     if n_worked:
-        worked = worked_solution_rows(n_worked, domains=domains, seed=seed, prompt=prompt, phrasing=phrasing)
+        worked = worked_solution_rows(n_worked, domains=domains, seed=seed, prompt=prompt, phrasing=phrasing,
+                                      fmt=fmt)
         rows = pd.concat([rows, worked], ignore_index=True).sample(frac=1.0, random_state=seed)
     block = int(pretrain.get("block_size", 256))
     write_sft_data(rows, init_dir, work / "direct.parquet", work / "direct.json", block_size=block, direct=True,
