@@ -21,6 +21,7 @@ from s1flow.train.launch import (
     rendezvous_port,
     run_command,
     run_training,
+    scontrol_allocation,
     slurm_hostnames,
 )
 
@@ -86,6 +87,38 @@ def test_slurm_head_node_from_scontrol_when_available(monkeypatch, tmp_path):
     assert slurm_hostnames("whatever[1-2]") == ["headnode-a", "headnode-b"]
     cmd = launch_command(ARGS, gpus_per_node=8, nnodes=2, env=_slurm_env(2, "whatever[1-2]"), python=PY)
     assert _opt(cmd, "--rdzv_endpoint") == "headnode-a:29500"
+
+
+def _fake_scontrol(tmp_path: Path, job_line: str) -> None:
+    fake = tmp_path / "scontrol"
+    fake.write_text(textwrap.dedent(f"""\
+        #!/bin/sh
+        if [ "$2" = show ] && [ "$3" = job ]; then echo '{job_line}'; exit 0; fi
+        if [ "$1" = show ] && [ "$2" = hostnames ]; then echo gpu-a; echo gpu-b; exit 0; fi
+        exit 1
+        """))
+    fake.chmod(0o755)
+
+
+def test_slurm_allocation_from_scontrol_when_the_executor_dropped_the_variables(monkeypatch, tmp_path):
+    """Inside a rule run by the SLURM executor only SLURM_JOB_ID is left; scontrol knows the rest."""
+    _fake_scontrol(tmp_path, "JobId=881 JobName=x JobState=RUNNING NumNodes=2 NumCPUs=32 NodeList=gpu-[a-b] "
+                             "Command=(null)")
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    assert scontrol_allocation("881") == ("gpu-[a-b]", 2)
+    assert scontrol_allocation("not-a-job") is None
+    cmd = launch_command(ARGS, gpus_per_node=8, nnodes=2, env={"SLURM_JOB_ID": "881"}, port=29400, python=PY)
+    assert cmd[0] == "srun" and _opt(cmd, "--rdzv_endpoint") == "gpu-a:29400" and _opt(cmd, "--nnodes") == "2"
+    with pytest.raises(ConfigError, match="allocation 881 has 2 node"):
+        launch_command(ARGS, gpus_per_node=8, nnodes=4, env={"SLURM_JOB_ID": "881"}, python=PY)
+
+
+def test_slurm_allocation_unknown_to_scontrol_is_a_clear_error(monkeypatch, tmp_path):
+    _fake_scontrol(tmp_path, "slurm_load_jobs error: Invalid job id specified")
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    assert scontrol_allocation("881") is None
+    with pytest.raises(ConfigError, match="no SLURM_JOB_NODELIST"):
+        launch_command(ARGS, gpus_per_node=8, nnodes=2, env={"SLURM_JOB_ID": "881"}, python=PY)
 
 
 def test_rendezvous_port_follows_the_job_id():

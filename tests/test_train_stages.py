@@ -85,6 +85,38 @@ def test_worked_solutions_for_pretraining_are_asked_for_and_answered():
         worked_solution_rows(3, domains=["iteration"], seed=1, prompt="Show your work.", fmt="xml")
 
 
+def test_worked_solutions_are_asked_for_in_a_seeded_mix_of_templates():
+    from s1flow.train.stages import ask_for_work, worked_solution_rows
+
+    assert ask_for_work("What is 2+2?", "Show your work.") == "What is 2+2?\n\nShow your work."
+    assert ask_for_work("What is {x}?", "Work it out. {question}") == "Work it out. What is {x}?"
+    templates = ["{question}\n\nShow your work.", "Show your work.\n\n{question}", "Explain each step. {question} Go."]
+    plain = worked_solution_rows(60, domains=["iteration"], seed=3, prompt="Show your work.")
+    mixed = worked_solution_rows(60, domains=["iteration"], seed=3, prompt=templates)
+    assert mixed.equals(worked_solution_rows(60, domains=["iteration"], seed=3, prompt=templates))
+    assert mixed["solution"].equals(plain["solution"]) and mixed["qhash"].is_unique
+    bare = plain["question"].str.removesuffix("\n\nShow your work.")
+    used = []
+    for q, asked in zip(bare, mixed["question"], strict=True):
+        matches = [t for t in templates if t.replace("{question}", q) == asked]
+        assert len(matches) == 1, asked
+        used.append(matches[0])
+    assert set(used) == set(templates)  # every placement is drawn
+    assert not mixed["question"].equals(worked_solution_rows(60, domains=["iteration"], seed=4, prompt=templates)
+                                        ["question"])
+    # a share of the problems is also asked plainly and answered directly
+    twins = worked_solution_rows(60, domains=["iteration"], seed=3, prompt=templates, unasked=0.25)
+    assert twins.iloc[:60].equals(mixed) and len(twins) == 75 and twins["qhash"].is_unique
+    assert twins["question"].iloc[60:].tolist() == bare.iloc[:15].tolist()
+    answers = [sol.rsplit("\n\nAnswer: ", 1)[1] for sol in plain["solution"].iloc[:15]]
+    assert twins["solution"].iloc[60:].tolist() == [f"Answer: {a}" for a in answers]
+    with pytest.raises(ConfigError, match="worked_unasked"):
+        worked_solution_rows(3, domains=["iteration"], seed=1, prompt="Show your work.", unasked=1.5)
+    for bad in ([], ["{question}"], ["  "], ["{question} and {question}"]):
+        with pytest.raises(ConfigError, match="worked_prompt"):
+            worked_solution_rows(3, domains=["iteration"], seed=1, prompt=bad)
+
+
 def test_group_by_length_setting():
     assert TrainSettings.from_config({"group_by_length": True}).group_by_length
     assert not TrainSettings().group_by_length

@@ -295,6 +295,35 @@ def test_unknown_ablation_reference_is_a_config_error(tmp_path):
 
 
 @pytest.mark.realdata
+def test_teacher_traces_from_a_trace_dataset(tmp_path):
+    """features.teacher: dataset - traces of an s1-shaped trace file join the pool by qhash."""
+    work = tmp_path / "w"
+    cfg = tiny_config()
+    r = snakemake(work, cfg, "results/synthetic/questions.parquet")
+    assert r.returncode == 0, r.stderr[-3000:]
+    from s1flow.pool import question_hash
+
+    questions = pd.read_parquet(work / "results" / "synthetic" / "questions.parquet")
+    teacher = pd.read_parquet(work / "results" / "synthetic" / "teacher.parquet").set_index("qhash")
+    half = questions.iloc[: len(questions) // 2].copy()
+    half["qhash"] = half["question"].map(question_hash)
+    half = half[half["qhash"].isin(teacher.index)]
+    traces = pd.DataFrame({"question": half["question"],
+                           "thinking_trajectories": [[t] for t in teacher.loc[half["qhash"], "trace"]],
+                           "attempt": teacher.loc[half["qhash"], "attempt"].tolist()})
+    traces.to_parquet(tmp_path / "traces.parquet")
+    cfg["features"].update(teacher="dataset",
+                           teacher_dataset={"preset": "s1_59k", "path": str(tmp_path / "traces.parquet")})
+    r = snakemake(work, cfg, "results/features/features.parquet")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "rule teacher_dataset:" in r.stdout + r.stderr
+    labels = pd.read_parquet(work / "results" / "labels" / "teacher_dataset.parquet")
+    assert set(labels["qhash"]) == set(half["qhash"])
+    features = pd.read_parquet(work / "results" / "features" / "features.parquet")
+    has_trace = set(features.loc[features["trace_tokens"].notna(), "qhash"])
+    assert has_trace and has_trace == set(features["qhash"]) & set(half["qhash"])
+
+
 def test_realdata_config(tmp_path, shared_data):
     text = (REPO / "tests" / "configs" / "realdata.yaml").read_text().replace("../shared/data", str(shared_data))
     cfg = yaml.safe_load(text)
@@ -376,20 +405,56 @@ def test_model_labels_and_sweeps_through_real_endpoints(tmp_path, monkeypatch):
             assert key.encode() not in path.read_bytes(), path
 
 
-@pytest.mark.parametrize("paper", ["s1-32b", "s1.1-32b"])
-def test_paper_config_dry_run_requests_16_gpus_for_training(tmp_path, paper):
-    """The paper's configs build the whole DAG offline; each training job asks for 2 nodes x 8 GPUs."""
-    (tmp_path / "resources").mkdir()
+def _job_blocks(out: str, rule: str) -> list[str]:
+    """The dry run's description of each job of `rule` (up to the next blank line)."""
+    return [job.split("\n\n")[0] for job in out.split(f"rule {rule}:")[1:]]
+
+
+def paper_dry_run(tmp_path: Path, cfg: dict | str) -> str:
+    """`snakemake -n` of a paper config (a name under config/paper, or a config dict): its output."""
+    (tmp_path / "resources").mkdir(exist_ok=True)
     (tmp_path / "resources" / "msc.json").write_text("[]")  # stands in for s1's rubric (not read in a dry run)
+    if isinstance(cfg, str):
+        path = REPO / "config" / "paper" / f"{cfg}.yaml"
+    else:
+        path = tmp_path / "paper.yaml"
+        path.write_text(yaml.safe_dump(cfg))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-           "--configfile", str(REPO / "config" / "paper" / f"{paper}.yaml"), "-n", "--cores", "16"]
+           "--configfile", str(path), "-n", "--cores", "16"]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    out = r.stdout + r.stderr
-    train_jobs = out.split("rule train:")[1:]
+    return r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("paper,teacher,dataset,rules", [
+    ("s1-32b", "dataset", "s1_59k", {"teacher_dataset"}),
+    ("s1.1-32b", "api", "s1k_1.1", {"teacher_dataset", "teacher_traces"}),
+])
+def test_paper_config_with_released_traces(tmp_path, paper, teacher, dataset, rules):
+    """s1's released traces replace the teacher API, or come first and the API writes the rest."""
+    cfg = yaml.safe_load((REPO / "config" / "paper" / f"{paper}.yaml").read_text())
+    cfg["features"].update(teacher=teacher, teacher_dataset={"preset": dataset})
+    out = paper_dry_run(tmp_path, cfg)
+    assert {r for r in ("teacher_dataset", "teacher_traces") if f"rule {r}:" in out} == rules
+    assert len(_job_blocks(out, "train")) == 5
+
+
+@pytest.mark.parametrize("paper", ["s1-32b", "s1.1-32b"])
+def test_paper_config_dry_run_requests_16_gpus_for_training(tmp_path, paper):
+    """The paper's configs build the whole DAG offline; each GPU job asks for what the paper ran on:
+    SFT on 2 nodes x 8 GPUs (one launcher task per node), vLLM sweeps on 8 GPUs (tensor parallel 8),
+    the difficulty models on their tensor-parallel size."""
+    out = paper_dry_run(tmp_path, paper)
+    train_jobs = _job_blocks(out, "train")
     assert len(train_jobs) == 5
-    for job in train_jobs:
-        block = job.split("\n\n")[0]
-        assert "gpu=8" in block and "nodes=2" in block, block
+    for block in train_jobs:
+        resources = re.search(r"resources: (.*)", block).group(1)
+        for want in ("gpu=16", "nodes=2", "mpi=srun", "tasks=2", "mem_mb=900000", "runtime=720"):
+            assert want in resources.split(", "), resources
+    sweeps = _job_blocks(out, "sweep")
+    assert sweeps and all("gpu=8" in re.search(r"resources: (.*)", b).group(1).split(", ") for b in sweeps)
+    difficulty = {re.search(r"wildcards: alias=(\w+)", b).group(1): re.search(r"resources: (.*)", b).group(1)
+                  for b in _job_blocks(out, "difficulty_labels")}
+    assert "gpu=1" in difficulty["qwen7b"].split(", ") and "gpu=4" in difficulty["qwen32b"].split(", ")
     for rule in ("difficulty_labels", "teacher_traces", "teacher_grades", "domain_labels", "sft_data"):
         assert f"rule {rule}:" in out

@@ -100,6 +100,15 @@ def run_domains(pool_file: PathLike, out: PathLike, *, rubric: PathLike, judge: 
     write_parquet(labels, out)
 
 
+def run_teacher_dataset(spec: Mapping[str, Any], out: PathLike) -> None:
+    """``trace``/``attempt`` from an existing trace dataset (s1's released traces; ``features.teacher_dataset``)."""
+    from s1flow.sources.traces import load_teacher_traces
+
+    labels = load_teacher_traces(spec)
+    log.info("teacher dataset: %d questions with a trace", len(labels))
+    write_parquet(labels, out)
+
+
 def run_teacher_traces(pool_file: PathLike, label_files: Sequence[PathLike], out: PathLike, *,
                        teacher: Mapping[str, Any] | None, cache_dir: PathLike) -> None:
     """``trace``/``attempt`` from a teacher endpoint for questions no label table covers."""

@@ -82,6 +82,11 @@ def _endpoint_set(section):
 
 if config["features"]["teacher"] == "api" and not _endpoint_set(config["features"].get("teacher_api")):
     raise ValueError("config key 'features.teacher_api': teacher 'api' needs base_url and model")
+TEACHER_DATASET_SET = any(
+    (config["features"].get("teacher_dataset") or {}).get(k) for k in ("preset", "dataset", "path")
+)
+if config["features"]["teacher"] == "dataset" and not TEACHER_DATASET_SET:
+    raise ValueError("config key 'features.teacher_dataset': teacher 'dataset' needs a preset, a hub dataset or a path")
 if config["features"]["domain"] == "judge" and not config["features"].get("msc_rubric"):
     raise ValueError("config key 'features.msc_rubric': domain 'judge' needs the MSC rubric file")
 _uses_judge = (config["features"]["domain"] == "judge" or config["features"]["teacher_grading"] == "judge"
@@ -110,6 +115,14 @@ wildcard_constraints:
 
 def uses_synthetic_teacher():
     return config["features"]["teacher"] == "synthetic"
+
+
+def uses_teacher_dataset():
+    """Traces from an existing dataset: teacher 'dataset', or teacher 'api' writing only the
+    traces the dataset lacks."""
+    return config["features"]["teacher"] == "dataset" or (
+        config["features"]["teacher"] == "api" and TEACHER_DATASET_SET
+    )
 
 
 def source_spec(wildcards):
@@ -148,8 +161,11 @@ def pool_evalset_files(wildcards):
 
 
 def teacher_label_files(wildcards=None):
-    """Tables that may hold teacher traces: the synthetic teacher, then the user's label tables."""
+    """Tables that may hold teacher traces: the synthetic teacher or an existing trace dataset,
+    then the user's label tables."""
     files = ["results/synthetic/teacher.parquet"] if uses_synthetic_teacher() else []
+    if uses_teacher_dataset():
+        files.append("results/labels/teacher_dataset.parquet")
     return files + list(config["features"]["labels"])
 
 
@@ -296,8 +312,26 @@ def train_checkpoint_dir(wildcards):
     return f"results/checkpoints/{wildcards.subset}"
 
 
-def train_gpus():
-    return int(config["training"]["gpus_per_node"])
+def model_output(path):
+    """A fine-tuned model's file, write-protected when training.protect_models is set."""
+    return protected(path) if config["training"].get("protect_models") else path
+
+
+def train_resources():
+    """What one training job asks for: `gpu` counts the GPUs of all its nodes (SLURM's --gpus).
+    A multi-node job is an mpi-style job of one task per node: the SLURM executor then runs the
+    rule without a wrapping job step, and the launcher's srun starts one torchrun per node."""
+    training = config["training"]
+    nodes = int(training["nodes"])
+    resources = {
+        "gpu": int(training["gpus_per_node"]) * nodes,
+        "nodes": nodes,
+        "mem_mb": training["mem_mb"],
+        "runtime": training["runtime_minutes"],
+    }
+    if nodes > 1:
+        resources.update(mpi="srun", tasks=nodes)
+    return resources
 
 
 def train_threads():
@@ -313,8 +347,17 @@ def difficulty_spec(wildcards):
     return ANSWERING_MODELS[wildcards.alias]
 
 
+def vllm_gpus(engine, engine_options):
+    """vLLM shards a model over tensor_parallel_size x pipeline_parallel_size GPUs; other engines ask for none."""
+    if engine != "vllm":
+        return 0
+    options = engine_options or {}
+    return int(options.get("tensor_parallel_size", 1)) * int(options.get("pipeline_parallel_size", 1))
+
+
 def difficulty_gpus(wildcards):
-    return 1 if ANSWERING_MODELS[wildcards.alias].get("engine") == "vllm" else 0
+    spec = ANSWERING_MODELS[wildcards.alias]
+    return vllm_gpus(spec.get("engine"), spec.get("engine_options"))
 
 
 def sweep_inputs(wildcards):
@@ -333,11 +376,8 @@ def eval_model(wildcards):
 
 
 def sweep_gpus():
-    """vLLM shards the model over tensor_parallel_size GPUs; the transformers engine asks for none."""
     gen = config["generation"]
-    if gen["engine"] != "vllm":
-        return 0
-    return int((gen.get("engine_options") or {}).get("tensor_parallel_size", 1))
+    return vllm_gpus(gen["engine"], gen.get("engine_options"))
 
 
 def sweep_threads():

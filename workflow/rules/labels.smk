@@ -51,6 +51,19 @@ rule difficulty_labels:
         "../scripts/difficulty_labels.py"
 
 
+rule teacher_dataset:
+    output:
+        labels="results/labels/teacher_dataset.parquet",
+    params:
+        spec=config["features"].get("teacher_dataset"),
+    log:
+        "logs/labels/teacher_dataset.log",
+    conda:
+        "../../envs/curate.yaml"
+    script:
+        "../scripts/teacher_dataset.py"
+
+
 rule teacher_traces:
     input:
         pool="results/pool/pool.parquet",

@@ -22,8 +22,8 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        config="results/models/sft/{subset}/config.json",
-        weights="results/models/sft/{subset}/model.safetensors",
+        config=model_output("results/models/sft/{subset}/config.json"),
+        weights=model_output("results/models/sft/{subset}/model.safetensors"),
     params:
         base_model=training_base_model(),
         training=config["training"],
@@ -36,10 +36,7 @@ rule train:
         "results/benchmarks/train_{subset}.tsv"
     threads: train_threads()
     resources:
-        gpu=train_gpus(),
-        nodes=config["training"]["nodes"],
-        mem_mb=config["training"]["mem_mb"],
-        runtime=config["training"]["runtime_minutes"],
+        **train_resources(),
     conda:
         "../../envs/train.yaml"
     script:

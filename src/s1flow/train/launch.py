@@ -16,8 +16,10 @@ One code path for every scale (the train rule calls :func:`run_training`):
   ``--ntasks`` is given explicitly because inside a job step (the Snakemake SLURM executor
   runs a rule as ``srun -n1 ...``) the inherited ``SLURM_NTASKS=1`` would otherwise clash
   with two nodes; ``--overlap`` lets the new step share the node the rule's own step holds.
-  A multi-node rule should still declare ``resources: mpi="srun"`` (the executor then runs
-  the rule without the wrapping step) together with ``nodes``.
+  A multi-node rule declares ``resources: mpi="srun"`` and ``tasks`` = ``nodes`` (the
+  executor then runs the rule without the wrapping step). The executor removes the
+  allocation's ``SLURM_*`` variables but the job id from the rule's environment, so the node
+  list comes from ``scontrol show job`` when it is not in the environment.
 
 The launch runs in its own process group; a timeout, Ctrl-C or SIGTERM (Snakemake cancelling
 the job) terminates the group and every descendant recorded while it ran (torchrun puts each
@@ -147,6 +149,27 @@ def _slurm_nodes(env: Mapping[str, str]) -> int | None:
     return None
 
 
+def scontrol_allocation(job_id: str) -> tuple[str, int] | None:
+    """(node list, node count) of SLURM job `job_id` from ``scontrol show job``, or None.
+
+    The Snakemake SLURM executor runs a rule with every ``SLURM_*`` variable but the job id
+    removed, so inside a rule the allocation's nodes are looked up from the controller.
+    """
+    scontrol = shutil.which("scontrol")
+    if not scontrol or not job_id.isdigit():
+        return None
+    try:
+        out = subprocess.run([scontrol, "--oneliner", "show", "job", job_id], capture_output=True, text=True,
+                             timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    fields = dict(item.split("=", 1) for item in out.split() if "=" in item)
+    nodelist, num = fields.get("NodeList", ""), fields.get("NumNodes", "").split("-")[0]
+    if not nodelist or nodelist == "(null)" or not num.isdigit():
+        return None
+    return nodelist, int(num)
+
+
 def launch_command(entry_args: Sequence[str], *, gpus_per_node: int, nnodes: int, env: Mapping[str, str],
                    port: int = 29500, python: str = sys.executable) -> list[str]:
     """The command that starts ``nnodes`` x ``gpus_per_node`` training processes.
@@ -173,10 +196,14 @@ def launch_command(entry_args: Sequence[str], *, gpus_per_node: int, nnodes: int
         return [python, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc), *entry]
 
     allocated = _slurm_nodes(env)
+    nodelist = env.get("SLURM_JOB_NODELIST") or env.get("SLURM_NODELIST")
+    if allocated is None or not nodelist:
+        found = scontrol_allocation(job_id)
+        if found:
+            nodelist, allocated = nodelist or found[0], found[1] if allocated is None else allocated
     if allocated is not None and allocated < nnodes:
         raise ConfigError(f"training.nodes = {nnodes} but the SLURM allocation {job_id} has {allocated} node(s); "
                           f"request {nnodes} nodes for the training job (resources: nodes={nnodes})")
-    nodelist = env.get("SLURM_JOB_NODELIST") or env.get("SLURM_NODELIST")
     if not nodelist:
         raise ConfigError(f"SLURM allocation {job_id} has no SLURM_JOB_NODELIST; cannot find the rendezvous host")
     head = slurm_hostnames(nodelist)[0]

@@ -16,8 +16,9 @@ import hashlib
 import json
 import logging
 import os
+import random
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,12 @@ from s1flow.train.settings import TrainSettings
 
 log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
+#: placeholder of the question in a ``pretrain.worked_prompt`` template
+QUESTION_SLOT = "{question}"
 
 #: ``training`` keys that are about where and how to launch, not hyperparameters
 LAUNCH_KEYS = ("enabled", "base_model", "subsets", "gpus_per_node", "processes_per_node", "nodes", "gpu_memory_gib",
-               "deepspeed", "timeout_minutes", "mem_mb", "runtime_minutes", "offload_optimizer")
+               "deepspeed", "timeout_minutes", "mem_mb", "runtime_minutes", "offload_optimizer", "protect_models")
 
 
 def split_training_config(cfg: Mapping[str, Any] | None) -> tuple[dict, TrainSettings]:
@@ -142,15 +145,43 @@ def direct_answer_rows(pool_file: PathLike | None, *, limit: int | None, seed: i
     return rows[["qhash", "question", "solution"]].reset_index(drop=True)
 
 
-def worked_solution_rows(n: int, *, domains: list[str] | Mapping[str, float], seed: int, prompt: str,
-                         phrasing: str = "pool", fmt: str = "plain") -> pd.DataFrame:
-    """Worked solutions of fresh synthetic problems, asked for with `prompt` after the question.
+def ask_for_work(question: str, template: str) -> str:
+    """The question with a request to show the work: `template`'s ``{question}`` slot filled,
+    or, for a template without the slot, the request appended after a blank line."""
+    if QUESTION_SLOT in template:
+        return template.replace(QUESTION_SLOT, question)
+    return f"{question}\n\n{template}"
+
+
+def worked_prompt_templates(prompt: str | Sequence[str]) -> list[str]:
+    """The request templates of ``pretrain.worked_prompt`` (one string or a list), checked."""
+    key = "config key 'models.<name>.pretrain.worked_prompt'"
+    templates = [prompt] if isinstance(prompt, str) else list(prompt)
+    if not templates:
+        raise ConfigError(f"{key} is an empty list; give one request or a list of templates")
+    for t in templates:
+        if not isinstance(t, str) or not t.replace(QUESTION_SLOT, "").strip():
+            raise ConfigError(f"{key}: every entry must be a non-empty request, got {t!r}")
+        if t.count(QUESTION_SLOT) > 1:
+            raise ConfigError(f"{key}: {t!r} has {QUESTION_SLOT} more than once")
+    return templates
+
+
+def worked_solution_rows(n: int, *, domains: list[str] | Mapping[str, float], seed: int,
+                         prompt: str | Sequence[str], phrasing: str = "pool", fmt: str = "plain",
+                         unasked: float = 0.0) -> pd.DataFrame:
+    """Worked solutions of fresh synthetic problems, each asked for with a request from `prompt`.
 
     The nano base model learns from them that it *can* work a problem step by step when
     asked to; by default (no such request) it still answers directly. s1's fine-tuning then
     teaches it to think first on its own, inside the thinking section. `fmt` "plain" writes
     the steps then "Answer: x"; "think" writes them in s1's thinking/answer sections, so
-    fine-tuning only has to teach the model to think unasked.
+    fine-tuning only has to teach the model to think unasked. `prompt` is one request or a
+    list of templates drawn per row (seeded): a template with a ``{question}`` slot places the
+    request around the question, one without is appended after it. Several placements keep a
+    small model from reading the question at one fixed distance from the end of the prompt.
+    A share `unasked` of the problems is also given without a request and answered directly,
+    so the model learns that the request, not the kind of question, calls for the steps.
     """
     from s1flow.pool import question_hash
     from s1flow.synthetic import PHRASINGS, generate_worked_solutions
@@ -165,12 +196,21 @@ def worked_solution_rows(n: int, *, domains: list[str] | Mapping[str, float], se
         raise ConfigError(f"config key 'models.<name>.pretrain.worked_domains': {e}") from None
     if fmt not in ("plain", "think"):
         raise ConfigError(f"config key 'models.<name>.pretrain.worked_format' must be 'plain' or 'think', got {fmt!r}")
-    questions = worked["question"] + "\n\n" + prompt
+    if not 0.0 <= unasked <= 1.0:
+        raise ConfigError(f"config key 'models.<name>.pretrain.worked_unasked' must be in [0, 1], got {unasked}")
+    templates = worked_prompt_templates(prompt)
+    rng = random.Random(seed + 7919)
+    questions = pd.Series([ask_for_work(q, rng.choice(templates)) for q in worked["question"]], dtype=object)
     if fmt == "think":
         solutions = [assistant_content(t, a) for t, a in zip(worked["trace"], worked["answer"], strict=True)]
     else:
         solutions = worked["trace"] + "\n\nAnswer: " + worked["answer"]
-    return pd.DataFrame({"qhash": questions.map(question_hash), "question": questions, "solution": solutions})
+    rows = pd.DataFrame({"question": questions, "solution": solutions})
+    k = round(unasked * len(worked))
+    if k:
+        plain = pd.DataFrame({"question": worked["question"][:k], "solution": "Answer: " + worked["answer"][:k]})
+        rows = pd.concat([rows, plain], ignore_index=True)
+    return rows.assign(qhash=rows["question"].map(question_hash))[["qhash", "question", "solution"]]
 
 
 def run_build_model(tokenizer_dir: PathLike, out_dir: PathLike, *, spec: Mapping[str, Any], seed: int,
@@ -194,12 +234,13 @@ def run_build_model(tokenizer_dir: PathLike, out_dir: PathLike, *, spec: Mapping
     n_worked = int(pretrain.pop("worked_questions", 0))
     domains = pretrain.pop("worked_domains", ["iteration"])
     domains = dict(domains) if isinstance(domains, Mapping) else list(domains)
-    prompt = str(pretrain.pop("worked_prompt", "Show your work."))
+    prompt = pretrain.pop("worked_prompt", "Show your work.")
     phrasing = str(pretrain.pop("worked_phrasing", "pool"))
     fmt = str(pretrain.pop("worked_format", "plain"))
+    unasked = float(pretrain.pop("worked_unasked", 0.0))
     if n_worked:
         worked = worked_solution_rows(n_worked, domains=domains, seed=seed, prompt=prompt, phrasing=phrasing,
-                                      fmt=fmt)
+                                      fmt=fmt, unasked=unasked)
         rows = pd.concat([rows, worked], ignore_index=True).sample(frac=1.0, random_state=seed)
     block = int(pretrain.get("block_size", 256))
     write_sft_data(rows, init_dir, work / "direct.parquet", work / "direct.json", block_size=block, direct=True,

@@ -1,0 +1,12 @@
+from s1flow.label_stages import run_teacher_dataset
+from s1flow.logs import setup_logging, stage_errors
+
+
+def main(sm):
+    setup_logging(sm.log[0])
+    with stage_errors():
+        run_teacher_dataset(sm.params.spec, sm.output.labels)
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821
