@@ -21,6 +21,8 @@ import pytest
 import yaml
 from conftest import REPO
 
+from s1flow.train.launch import scontrol_job
+
 PROFILE = REPO / "profiles" / "slurm"
 SCRIPT = REPO / "scripts" / "slurm_local.sh"
 PARTITION = "debug"
@@ -29,36 +31,32 @@ DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "sin
 RUN_TIMEOUT_S = 1200
 
 
-def render_profile(env: dict[str, str]) -> dict:
+def render_profile(monkeypatch, env: dict[str, str]) -> dict:
     """profiles/slurm/config.yaml as Snakemake reads it (a YTE template) under `env`."""
     import yte
 
-    old = dict(os.environ)
-    try:
-        for key in ("S1FLOW_SLURM_ACCOUNT", "S1FLOW_SLURM_PARTITION", "S1FLOW_SLURM_GPU_PARTITION"):
-            os.environ.pop(key, None)
-        os.environ.update(env)
-        with open(PROFILE / "config.yaml") as fh:
-            return yte.process_yaml(fh, require_use_yte=True)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    for key in ("S1FLOW_SLURM_ACCOUNT", "S1FLOW_SLURM_PARTITION", "S1FLOW_SLURM_GPU_PARTITION"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with open(PROFILE / "config.yaml") as fh:
+        return yte.process_yaml(fh, require_use_yte=True)
 
 
-def test_profile_takes_account_and_partitions_from_the_environment():
-    bare = render_profile({})
+def test_profile_takes_account_and_partitions_from_the_environment(monkeypatch):
+    bare = render_profile(monkeypatch, {})
     assert bare["executor"] == "slurm" and bare["slurm-keep-successful-logs"] is True
     assert "slurm_account" not in bare["default-resources"] and "slurm_partition" not in bare["default-resources"]
     for rule in ("train", "sweep", "difficulty_labels"):
         assert bare["set-resources"][rule]["tasks_per_gpu"] == 0
         assert "slurm_partition" not in bare["set-resources"][rule]
-    site = render_profile({"S1FLOW_SLURM_ACCOUNT": "proj42", "S1FLOW_SLURM_PARTITION": "cpu",
+    site = render_profile(monkeypatch, {"S1FLOW_SLURM_ACCOUNT": "proj42", "S1FLOW_SLURM_PARTITION": "cpu",
                            "S1FLOW_SLURM_GPU_PARTITION": "h100"})
     assert site["default-resources"]["slurm_account"] == "proj42"
     assert site["default-resources"]["slurm_partition"] == "cpu"
     assert {site["set-resources"][r]["slurm_partition"] for r in ("train", "sweep", "difficulty_labels")} == {"h100"}
     # one partition for everything when no GPU partition is named
-    one = render_profile({"S1FLOW_SLURM_PARTITION": "all"})
+    one = render_profile(monkeypatch, {"S1FLOW_SLURM_PARTITION": "all"})
     assert one["set-resources"]["train"]["slurm_partition"] == "all"
 
 
@@ -103,12 +101,6 @@ def _slurm_snakemake(workdir: Path, configfile: Path, *args: str, env: dict[str,
     return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, env=full_env, timeout=timeout)
 
 
-def _job_info(job_id: str) -> dict[str, str]:
-    out = subprocess.run(["scontrol", "--oneliner", "show", "job", job_id], capture_output=True, text=True,
-                         timeout=30, check=True).stdout
-    return dict(item.split("=", 1) for item in out.split() if "=" in item)
-
-
 def small_slurm_config(tmp_path: Path) -> Path:
     """tests/configs/e2e.yaml cut to one subset, one eval set and one setting."""
     cfg = yaml.safe_load((REPO / "tests" / "configs" / "e2e.yaml").read_text())
@@ -137,7 +129,7 @@ def test_a_target_of_the_default_dag_runs_through_sbatch(cluster, tmp_path):
     job_ids = re.findall(r"submitted with SLURM jobid (\d+)", out)
     assert len(job_ids) >= 8, out[-6000:]
     for job_id in job_ids:
-        info = _job_info(job_id)
+        info = scontrol_job(job_id)
         assert info["JobState"] == "COMPLETED", info
         assert info["Partition"] == PARTITION
     # the SLURM logs are kept, one per job, under logs/slurm/rule_<name>/
@@ -145,7 +137,7 @@ def test_a_target_of_the_default_dag_runs_through_sbatch(cluster, tmp_path):
     for rule in ("build_pool", "build_model", "features", "select_subset", "sft_data", "train", "sweep"):
         assert f"rule_{rule}" in logs, sorted(logs)
     train_log = next((work / "logs" / "slurm" / "rule_train").rglob("*.log"))
-    info = _job_info(train_log.stem)
+    info = scontrol_job(train_log.stem)
     assert info["NumNodes"] == "1" and int(info["NumCPUs"]) == 2  # threads = processes_per_node
     weights = work / "results" / "models" / "sft" / "s1k" / "model.safetensors"
     assert weights.stat().st_mode & 0o222 == 0  # training.protect_models: write-protected

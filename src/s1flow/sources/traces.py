@@ -10,7 +10,7 @@ table keyed by s1's ``qhash`` with ``trace`` and ``attempt``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,9 @@ import pandas as pd
 from s1flow.errors import ConfigError, InputFileError
 from s1flow.io import read_table
 from s1flow.pool import question_hash, to_json_value
+from s1flow.sources import LoadDataset, _hf_load_dataset
+from s1flow.sources.presets import _load
 
-LoadDataset = Callable[..., Any]
 KEY = "config key 'features.teacher_dataset'"
 
 #: s1's released trace datasets: hub id, split and the columns that hold question, trace, attempt
@@ -72,12 +73,7 @@ def load_teacher_traces(spec: Mapping[str, Any], *, base_dir: str | Path = ".",
         raw = read_table(path if path.is_absolute() else Path(base_dir) / path)
         where = str(s["path"])
     else:
-        if load_dataset is None:
-            import datasets
-
-            load_dataset = datasets.load_dataset
-        raw = load_dataset(s["dataset"], s.get("config"), split=s["split"])
-        raw = raw.to_pandas() if hasattr(raw, "to_pandas") else pd.DataFrame(raw)
+        raw = _load(load_dataset or _hf_load_dataset, s["dataset"], s.get("config"), split=s["split"])
         where = f"{s['dataset']} ({s['split']})"
     q, t, a = s["question_field"], s["trace_field"], s["attempt_field"]
     missing = [c for c in (q, t) if c not in raw.columns]

@@ -149,21 +149,26 @@ def _slurm_nodes(env: Mapping[str, str]) -> int | None:
     return None
 
 
+def scontrol_job(job_id: str) -> dict[str, str]:
+    """The fields of ``scontrol --oneliner show job`` for `job_id` (empty if unknown or no scontrol)."""
+    scontrol = shutil.which("scontrol")
+    if not scontrol or not job_id.isdigit():
+        return {}
+    try:
+        out = subprocess.run([scontrol, "--oneliner", "show", "job", job_id], capture_output=True, text=True,
+                             timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return dict(item.split("=", 1) for item in out.split() if "=" in item)
+
+
 def scontrol_allocation(job_id: str) -> tuple[str, int] | None:
     """(node list, node count) of SLURM job `job_id` from ``scontrol show job``, or None.
 
     The Snakemake SLURM executor runs a rule with every ``SLURM_*`` variable but the job id
     removed, so inside a rule the allocation's nodes are looked up from the controller.
     """
-    scontrol = shutil.which("scontrol")
-    if not scontrol or not job_id.isdigit():
-        return None
-    try:
-        out = subprocess.run([scontrol, "--oneliner", "show", "job", job_id], capture_output=True, text=True,
-                             timeout=30, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    fields = dict(item.split("=", 1) for item in out.split() if "=" in item)
+    fields = scontrol_job(job_id)
     nodelist, num = fields.get("NodeList", ""), fields.get("NumNodes", "").split("-")[0]
     if not nodelist or nodelist == "(null)" or not num.isdigit():
         return None
