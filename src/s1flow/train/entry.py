@@ -55,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def close_process_group() -> None:
+    """Destroy the distributed process group before exit: left to the interpreter's teardown,
+    gloo's threads can abort a finished worker ("terminate called without an active exception")."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ensure_ds_accelerator()
@@ -73,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     except S1FlowError as exc:
         print(f"s1flow.train.entry: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        close_process_group()
     if rank == 0:
         summary = {k: metrics[k] for k in ("world_size", "gradient_accumulation_steps", "global_step", "train_loss",
                                            "tokens_seen", "runtime_s", "tokens_per_s", "resumed_from")}
