@@ -344,13 +344,15 @@ def test_timeout_kills_torchrun_workers(tmp_path, monkeypatch):
     monkeypatch.setattr("s1flow.train.launch.KILL_GRACE_S", 2.0)
     monkeypatch.setattr("s1flow.train.launch.SCAN_INTERVAL_S", 0.2)
     worker = tmp_path / "worker.py"
-    worker.write_text("import os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-                      "print('WORKER', os.getpid(), flush=True)\ntime.sleep(300)\n")
+    # one pid file per worker: two workers printing to the shared stdout can interleave their lines
+    worker.write_text("import os, pathlib, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                      f"pathlib.Path({str(tmp_path)!r}, 'pid.' + os.environ['LOCAL_RANK'])"
+                      ".write_text(str(os.getpid()))\ntime.sleep(300)\n")
     log = tmp_path / "train.log"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker)]
     with pytest.raises(S1FlowError, match="time limit"):
         run_command(cmd, log_file=log, timeout=20, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    pids = [int(line.split()[1]) for line in log.read_text().splitlines() if line.startswith("WORKER ")]
+    pids = [int(p.read_text()) for p in sorted(tmp_path.glob("pid.*"))]
     assert len(pids) == 2, log.read_text()
     for pid in pids:
         assert _wait_dead(pid), f"torchrun worker {pid} survived"
