@@ -18,6 +18,7 @@ from s1flow.budget import (
     Item,
     Sampling,
     Setting,
+    cut_response,
     derive,
     rejection_sample,
     run_settings_separately,
@@ -245,6 +246,12 @@ def test_setting_names_and_validation():
         Setting(cap="big")
     with pytest.raises(ConfigError, match="distinct"):
         run_sweep(None, [], [Setting(cap=4), Setting(cap=4)])  # type: ignore[arg-type]
+    assert Setting(cap=256, open=True).name == "open:cap=256"
+    assert Setting(cap="auto", open=True, label="maj@8").name == "maj@8"
+    with pytest.raises(ConfigError, match="open setting"):
+        Setting(cap=64, num_wait=1, open=True)
+    with pytest.raises(ConfigError, match="open setting"):
+        Setting(cap=64, min_thinking=8, open=True)
 
 
 def test_rejection_sampling_accepts_only_fitting_thinking(forcer, engine):
@@ -268,3 +275,80 @@ def test_delimiters_must_be_single_tokens(engine, tokenizer):
 
     with pytest.raises(ConfigError, match="think_stop"):
         BudgetForcer(engine, tokenizer, delimiters=Delimiters(think_stop="</think>"))
+
+
+class CannedEngine:
+    """Replies with fixed token lists (cut at max_tokens), recording every request."""
+
+    name = "canned"
+
+    def __init__(self, max_token_id: int, replies: list[list[int]]) -> None:
+        self.max_token_id = max_token_id
+        self.replies = replies
+        self.requests: list[GenerationRequest] = []
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        out = []
+        for req, reply in zip(requests, self.replies, strict=True):
+            self.requests.append(req)
+            if len(reply) > req.max_tokens:
+                out.append(Generation(list(reply[:req.max_tokens]), "length", None))
+            else:
+                out.append(Generation(list(reply), "stop", req.stop_token_ids[0]))
+        return out
+
+
+def test_open_response_is_the_models_own_generation(tokenizer):
+    """No thinking start in the prompt, one request up to cap + answer_max_tokens stopping at <|im_end|>;
+    an answer section the model opens itself splits the response, a leading thinking start is dropped."""
+    enc = lambda text: tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
+    direct = enc("The sum is 9. Answer: 9")
+    sectioned = enc("<|im_start|>think\n4 plus 5 is 9.<|im_start|>answer\nFinal: 9")
+    engine = CannedEngine(len(tokenizer) - 1, [direct, sectioned])
+    forcer = BudgetForcer(engine, tokenizer, answer_max_tokens=7, max_gen_toks=400)
+    items = items_for(forcer, 2)
+    rows = run_sweep(forcer, items, [Setting(cap=40, open=True)])
+    req = engine.requests[0]
+    assert tokenizer.decode(req.prompt).endswith("<|im_start|>assistant\n")
+    assert list(req.prompt) + forcer.think_start_ids == items[0].prompt  # the prompt without the thinking start
+    assert req.max_tokens == 47 and req.stop_token_ids == forcer.answer_stop_ids and req.min_tokens == 0
+    assert [r.setting for r in rows] == ["open:cap=40"] * 2 and rows[0].budget == 40
+    assert (rows[0].thinking, rows[0].answer, rows[0].thinking_tokens, rows[0].finish) == (
+        "The sum is 9. Answer: 9", "", len(direct), "stop")
+    assert (rows[1].thinking, rows[1].answer, rows[1].finish) == ("\n4 plus 5 is 9.", "\nFinal: 9", "stop")
+    assert rows[1].thinking_tokens == len(enc("\n4 plus 5 is 9."))
+    # a response longer than cap + answer_max_tokens is cut there and marked as capped
+    engine.replies = [direct * 5, direct]
+    engine.requests.clear()
+    cut = run_sweep(forcer, items, [Setting(cap=8, open=True)])
+    assert cut[0].finish == "cap" and cut[0].thinking_tokens == 15 and cut[1].finish == "stop"
+
+
+def test_cut_response():
+    assert cut_response([1, 2, 3], "stop", 3) == ([1, 2, 3], "stop")
+    assert cut_response([1, 2, 3], "stop", 2) == ([1, 2], "cap")
+    assert cut_response([1, 2, 3], "cap", 3) == ([1, 2, 3], "cap")
+
+
+@pytest.mark.parametrize("sampling", [Sampling(), Sampling(temperature=1.0, samples=3, seed=5)],
+                         ids=["greedy", "seeded"])
+def test_open_sweep_equals_setting_by_setting(forcer, engine, tokenizer, sampling):
+    """Open settings share one response per question and sample; each cap is that response's prefix."""
+    engine.stop_every = 15
+    items = items_for(forcer, 8)
+    settings = [Setting(cap=c, open=True) for c in (4, 12, 30)] + [Setting(cap=30, label="maj@3", open=True)]
+    shared = run_sweep(forcer, items, settings, sampling)
+    assert len(engine.requests) == 8 * sampling.samples  # one generation per (question, sample)
+    assert all(tokenizer.decode(r.prompt).endswith("assistant\n") for r in engine.requests)
+    engine.requests.clear()
+    separate = run_settings_separately(forcer, items, settings, sampling)
+    for a, b in zip(shared, separate, strict=True):
+        assert (a.qid, a.setting, a.sample, a.finish) == (b.qid, b.setting, b.sample, b.finish)
+        assert (a.thinking_ids, a.answer_ids) == (b.thinking_ids, b.answer_ids)
+        assert a.thinking_tokens <= a.budget + forcer.answer_max_tokens
+    assert {r.finish for r in shared} == {"cap", "stop"}
+
+
+def test_open_prompt_needs_the_thinking_start(forcer):
+    with pytest.raises(ValueError, match="thinking start"):
+        forcer.open_prompt(Item("q", [1, 2, 3]))

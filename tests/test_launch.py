@@ -378,3 +378,20 @@ def test_launcher_dies_with_its_caller(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert _wait_dead(pid), f"launcher {pid} outlived its SIGKILLed caller"
+
+
+def test_training_worker_exit_flushes_and_skips_the_teardown(tmp_path):
+    """exit_now: buffered output and log records still arrive, the status is kept, atexit never runs."""
+    log = tmp_path / "w.log"
+    code = textwrap.dedent(f"""
+        import atexit, logging, sys
+        from s1flow.train.entry import exit_now
+        logging.basicConfig(filename={str(log)!r}, level=logging.INFO)
+        atexit.register(lambda: print("TEARDOWN", flush=True))
+        logging.getLogger("w").info("trained")
+        sys.stdout.write("summary")  # no newline, no flush: only exit_now's flush delivers it
+        exit_now(3)
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 3 and r.stdout == "summary"
+    assert "trained" in log.read_text()

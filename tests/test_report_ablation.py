@@ -76,6 +76,26 @@ def test_ablation_numbers_by_hand():
         (res.delta_low, res.delta_high, res.low, res.high))
 
 
+def test_a_model_with_a_setting_of_its_own():
+    """A base model answering on its own (open:cap=512) is compared with the reference at cap=512."""
+    t = tables()
+    t[("base", "aime")] = samples({"open:cap=512": [True, False, False, False], "cap=512": [True] * 4}, AIME)
+    table = ablation_table(t, setting="cap=512", reference="s1k", n_resamples=500, seed=0,
+                           model_settings={"base": "open:cap=512"})
+    base = table[table["model"] == "base"].iloc[0]
+    assert base["setting"] == "open:cap=512"
+    assert (base["accuracy"], base["delta"]) == pytest.approx((25.0, -50.0))
+    assert set(table.loc[table["model"] != "base", "setting"]) == {"cap=512"}
+    md, tex = ablation_markdown(table), ablation_latex(table)
+    assert md.startswith("Accuracy (%) at setting `cap=512` (`base`: `open:cap=512`)")
+    assert "\\texttt{base}: \\texttt{open:cap=512}" in tex
+    # the reference itself may have its own setting: every difference is taken against it
+    t[("s1k", "aime")] = samples({"open:cap=512": [False] * 4}, AIME)
+    own = ablation_table({k: v for k, v in t.items() if k[1] == "aime"}, setting="cap=512", n_resamples=200,
+                         seed=0, model_settings={"s1k": "open:cap=512", "base": "open:cap=512"})
+    assert own.set_index("model")["delta"].to_dict() == pytest.approx({"s1k": 0.0, "random": 50.0, "base": 25.0})
+
+
 def test_writers_round_trip_and_show_the_numbers(tmp_path):
     table = ablation_table(tables(), setting="cap=512", n_resamples=1000, seed=3)
     md, csv, tex = tmp_path / "t.md", tmp_path / "out" / "t.csv", tmp_path / "t.tex"

@@ -47,7 +47,11 @@ def test_figure_content():
     ticks = [t.get_text() for t in axes[0].get_xticklabels()]
     assert all(t.isdigit() for t in ticks) and "1024" in ticks
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert legend == ["budget forcing (sequential)", "rejection sampling", "majority voting (parallel)"]
+    assert legend == ["budget forcing (sequential)", "budget forcing (sequential) + 2 Waits", "rejection sampling",
+                      "majority voting (parallel)"]
+    # the Wait setting is a line of its own, not joined to the caps
+    bf = [line for line in axes[0].get_lines() if line.get_label() == "budget forcing (sequential)"]
+    assert len(bf) == 1 and list(bf[0].get_xdata()) == [500, 1000, 1900]
     assert fig.get_supylabel() == "Accuracy (%)"
 
 
@@ -61,7 +65,7 @@ def test_any_number_of_panels(tmp_path, n):
 def test_several_models_get_their_own_lines():
     pts = pd.concat([points(("aime24",)), points(("aime24",)).assign(model="random")], ignore_index=True)
     fig = scaling_figure(pts)
-    assert len(fig.axes[0].get_lines()) == 6
+    assert len(fig.axes[0].get_lines()) == 8  # per model: caps, caps with Waits, rejection sampling, votes
     assert "budget forcing (sequential), random" in [t.get_text() for t in fig.legends[0].get_texts()]
 
 

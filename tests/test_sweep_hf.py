@@ -7,8 +7,10 @@ import json
 import pandas as pd
 import pytest
 
+from s1flow.benchmarks import load_benchmark
 from s1flow.budget import BudgetForcer, Item, Sampling, Setting, run_settings_separately, run_sweep
 from s1flow.cli import main
+from s1flow.engines.base import GenerationRequest
 from s1flow.engines.hf import TransformersEngine
 
 
@@ -145,6 +147,30 @@ def test_sweep_command_runs_the_baselines(talky_model, tmp_path):
     assert (df.loc[df["setting"] == "rs:cap=48", "thinking_tokens"] <= 48).all()
     summary = summarise(df).set_index("setting")
     assert summary.loc["maj@3", "n_questions"] == 4 and summary.loc["maj@3", "n_samples"] == 12
+
+
+def test_sweep_command_open_responses(talky_model, tmp_path, engine):
+    """--open: the model's own responses from the generation prompt, shared over caps, majority vote open too."""
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text("".join(json.dumps({"problem": f"What is {i} plus 2?", "answer": str(i + 2)}) + "\n"
+                             for i in range(4)))
+    out = tmp_path / "s.parquet"
+    assert main(["sweep", "--model", str(talky_model), "--benchmark", str(bench), "--caps", "4,24", "--open",
+                 "--majority", "2", "--answer-max-tokens", "4", "--prompt-style", "plain", "--seed", "2",
+                 "--out", str(out)]) == 0
+    df = pd.read_parquet(out)
+    assert df.groupby("setting").size().to_dict() == {"open:cap=4": 4, "open:cap=24": 4, "maj@2": 8}
+    small, big = (df[df["setting"] == f"open:cap={c}"].set_index("qid") for c in (4, 24))
+    assert (small["thinking_tokens"] <= 8).all() and (big["thinking_tokens"] <= 28).all()
+    # the smaller limit is a prefix of the larger one's response
+    assert all(b.startswith(a) for a, b in zip(small["thinking"], big["thinking"], strict=True))
+    # the same response as generating from the chat prompt alone, greedily
+    forcer = BudgetForcer(engine, engine.tokenizer, answer_max_tokens=4, max_gen_toks=250)
+    bench_items = load_benchmark(str(bench), seed=2, prompt_style="plain").items
+    prompt = forcer.open_prompt(Item("q", forcer.prompt_ids(bench_items["prompt"].iloc[0])))
+    own = engine.generate([GenerationRequest(prompt=prompt, max_tokens=28, stop_token_ids=forcer.answer_stop_ids)])
+    first = big.loc[str(bench_items["qid"].iloc[0])]
+    assert engine.tokenizer.decode(own[0].tokens, skip_special_tokens=False) == first["thinking"] + first["answer"]
 
 
 @pytest.mark.realdata

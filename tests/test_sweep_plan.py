@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from s1flow.errors import InputFileError
+from s1flow.errors import ConfigError, InputFileError
 from s1flow.sweep import SAMPLE_COLUMNS, plan_from_config, read_samples, samples_frame
 
 
@@ -15,6 +15,19 @@ def test_plan_from_a_models_evaluation_section():
     assert plan.majority_sampling.temperature == 0.7 and plan.majority_sampling.seed == 3
     # the paper's majority vote: every sample may think up to the auto cap
     assert plan_from_config({"majority_samples": 64}, seed=0).majority_cap == "auto"
+
+
+def test_open_plan_runs_every_setting_open():
+    plan = plan_from_config({"caps": [256], "waits": [0], "majority_samples": 8, "majority_cap": 64, "open": True},
+                            seed=1)
+    assert [s.name for s in plan.settings] == ["open:cap=256"] and plan.open
+    assert plan.fingerprint()["open"] is True
+    assert plan.fingerprint() != plan_from_config({"caps": [256], "waits": [0], "majority_samples": 8,
+                                                   "majority_cap": 64}, seed=1).fingerprint()
+    with pytest.raises(ConfigError, match="no Waits"):
+        plan_from_config({"caps": [256], "waits": [0, 1], "open": True}, seed=0)
+    with pytest.raises(ConfigError, match="rejection"):
+        plan_from_config({"caps": [256], "rejection_caps": [64], "open": True}, seed=0)
 
 
 def test_read_samples_checks_the_columns(tmp_path):

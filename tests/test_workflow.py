@@ -118,7 +118,7 @@ def test_e2e_builds_pool_features_subsets_and_models(e2e):
 def test_e2e_subsets_are_byte_identical_in_another_directory(e2e, tmp_path):
     cfg = e2e_config()
     cfg["training"]["enabled"] = False
-    cfg["evaluation"].update(scaling_models=[], parallel_models=[])
+    cfg["evaluation"].update(scaling_models=[], parallel_models=[], open_models=[])
     r = snakemake(tmp_path / "b", cfg)
     assert r.returncode == 0, r.stderr[-3000:]
     assert not (tmp_path / "b" / "results" / "eval").exists()
@@ -129,10 +129,10 @@ def test_e2e_subsets_are_byte_identical_in_another_directory(e2e, tmp_path):
 
 
 def test_e2e_sweeps_run_each_models_settings(e2e):
-    """s1k: caps x waits plus rejection sampling; base: the ablation setting plus the majority
-    vote; the other subsets: the ablation setting alone."""
+    """s1k: caps x waits plus rejection sampling; base: its own response at the ablation cap plus the
+    majority vote; the other subsets: the ablation setting alone."""
     grid = {"cap=16", "cap=16,wait=1", "cap=auto", "cap=auto,wait=1"}
-    expected = {"s1k": grid | {"rs:cap=16"}, "base": {"cap=auto", "maj@4"},
+    expected = {"s1k": grid | {"rs:cap=16"}, "base": {"open:cap=auto", "maj@4"},
                 **{name: {"cap=auto"} for name in SUBSET_NAMES if name != "s1k"}}
     for model, settings in expected.items():
         for evalset in EVAL_SET_NAMES:
@@ -152,7 +152,9 @@ def test_e2e_report_files_parse(e2e):
     assert list(ablation.columns) == ABLATION_COLUMNS
     assert list(dict.fromkeys(ablation["model"])) == SUBSET_NAMES + ["base"]
     assert list(dict.fromkeys(ablation["evalset"])) == EVAL_SET_NAMES
-    assert set(ablation["setting"]) == {"cap=auto"} and set(ablation["reference"]) == {"s1k"}
+    assert set(ablation.loc[ablation["model"] != "base", "setting"]) == {"cap=auto"}
+    assert set(ablation.loc[ablation["model"] == "base", "setting"]) == {"open:cap=auto"}
+    assert set(ablation["reference"]) == {"s1k"}
     assert set(ablation["n_resamples"]) == {10_000} and set(ablation["seed"]) == {42}
     methods = pd.read_csv(rep / "methods.csv")
     assert list(methods.columns) == METHOD_COLUMNS
@@ -169,7 +171,7 @@ def test_e2e_ablation_accuracies_match_the_samples(e2e):
     assert len(ablation) == 6 * 3
     for _, row in ablation.iterrows():
         samples = pd.read_parquet(e2e.results / "eval" / row["model"] / row["evalset"] / "samples.parquet")
-        at = samples[samples["setting"] == "cap=auto"]
+        at = samples[samples["setting"] == row["setting"]]
         assert at["sample"].eq(0).all() and at["qid"].is_unique  # greedy: one sample per question
         assert row["n_questions"] == len(at) == 10
         assert row["accuracy"] == pytest.approx(at["correct"].mean() * 100)
@@ -262,6 +264,7 @@ def test_ablation_setting_outside_the_grid_is_a_config_error(tmp_path):
 @pytest.mark.parametrize("key, value", [
     ("scaling_models", ["s1k", "nope"]),
     ("parallel_models", ["bse"]),
+    ("open_models", ["bse"]),
 ])
 def test_unknown_scaling_or_parallel_model_is_a_config_error(tmp_path, key, value):
     cfg = e2e_config()
@@ -280,6 +283,13 @@ def test_untrained_subset_as_scaling_model_is_a_config_error(tmp_path):
     cfg["training"]["enabled"] = False
     out = _config_error(tmp_path, cfg)
     assert "config key 'evaluation.scaling_models'" in out and "training.enabled" in out
+
+
+def test_open_scaling_model_is_a_config_error(tmp_path):
+    cfg = e2e_config()
+    cfg["evaluation"]["open_models"] = ["base", "s1k"]
+    out = _config_error(tmp_path, cfg)
+    assert "config key 'evaluation.open_models'" in out and "scaling_models" in out
 
 
 def test_evaluated_model_name_clash_is_a_config_error(tmp_path):

@@ -17,6 +17,14 @@ following s1's released lm-eval code):
 - Minimum: the stop token is suppressed until ``min_thinking`` thinking tokens exist.
 - The answer phase generates up to ``answer_max_tokens`` and stops at ``<|im_end|>``.
 
+Open settings (``Setting(open=True)``, named ``open:cap=B``) are the baseline a model without
+budget forcing gets, as the paper's base-model rows (Qwen2.5-32B-Instruct) are produced: the
+prompt ends at the chat template's generation prompt, no thinking section is opened for the
+model, nothing is inserted or forced, and the response runs to ``<|im_end|>`` or to the same
+total budget a forced sample has (``B + answer_max_tokens``). Everything before an answer
+section the model opens itself counts as thinking (all of an instruct model's response, which
+is its chain of thought); that answer section, if any, is the answer.
+
 Shared-prefix sweeps: with greedy decoding or position-keyed seeded sampling, the
 thinking of setting (B, k) is a prefix of the thinking of (B_max, K_max) for B <= B_max and
 k <= K_max: it is the (B_max, K_max) thinking up to its (k+1)-th end attempt, cut at B.
@@ -61,6 +69,7 @@ class Setting:
     min_thinking: int = 0
     ignore_str: str = "Wait"
     label: str | None = None
+    open: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.cap, str) and self.cap != "auto":
@@ -69,12 +78,17 @@ class Setting:
             raise ConfigError(f"budget cap must be >= 1, got {self.cap}")
         if self.num_wait < 0 or self.min_thinking < 0:
             raise ConfigError(f"num_wait and min_thinking must be >= 0 (got {self.num_wait}, {self.min_thinking})")
+        if self.open and (self.num_wait or self.min_thinking):
+            raise ConfigError("an open setting lets the model respond on its own: it takes no Waits and no minimum "
+                              f"thinking (got num_wait={self.num_wait}, min_thinking={self.min_thinking})")
 
     @property
     def name(self) -> str:
-        """The ``setting`` column value, e.g. ``cap=512``, ``cap=auto,wait=2``."""
+        """The ``setting`` column value, e.g. ``cap=512``, ``cap=auto,wait=2``, ``open:cap=512``."""
         if self.label:
             return self.label
+        if self.open:
+            return f"open:cap={self.cap}"
         parts = [f"cap={self.cap}"]
         if self.num_wait:
             parts.append(f"wait={self.num_wait}")
@@ -196,6 +210,13 @@ class BudgetForcer:
             text += "<|im_start|>assistant\n"
         return self._encode(text) + self.think_start_ids
 
+    def open_prompt(self, item: Item) -> list[int]:
+        """An item's prompt without the thinking start: the chat template's generation prompt alone."""
+        n = len(self.think_start_ids)
+        if list(item.prompt[-n:]) != self.think_start_ids:
+            raise ValueError(f"question {item.qid}: its prompt does not end with the thinking start")
+        return list(item.prompt[:-n])
+
     def resolve_cap(self, cap: int | str, items: Sequence[Item]) -> int:
         """An integer cap; ``auto`` = max_gen_toks - longest prompt - forced end - 100 (s1's rule).
 
@@ -259,6 +280,28 @@ class BudgetForcer:
             active = still
         return states
 
+    # -- open responses ----------------------------------------------------------------
+    def respond(self, items: Sequence[Item], seeds: Sequence[int], *, max_tokens: int, temperature: float = 0.0
+                ) -> list[tuple[list[int], Finish]]:
+        """Each item's own response from the generation prompt: (tokens, finish), up to `max_tokens`."""
+        requests = [GenerationRequest(prompt=self.open_prompt(item), max_tokens=max_tokens,
+                                      stop_token_ids=self.answer_stop_ids, temperature=temperature, seed=seed)
+                    for item, seed in zip(items, seeds, strict=True)]
+        outputs = self.engine.generate(requests)
+        return [(list(out.tokens), "cap" if out.finish == "length" else "stop") for out in outputs]
+
+    def split_response(self, tokens: Sequence[int]) -> tuple[list[int], list[int]]:
+        """An open response -> (thinking, answer): the answer is what follows an answer section the model
+        opened itself (nothing if it opened none); a thinking start the model wrote first is dropped."""
+        body = list(tokens)
+        n = len(self.think_start_ids)
+        if body[:n] == self.think_start_ids:
+            body = body[n:]
+        k = find_sequence(body, self.answer_start_ids)
+        if k is None:
+            return body, []
+        return body[:k], body[k + len(self.answer_start_ids):]
+
     # -- answer phase ------------------------------------------------------------------
     def answer_suffix(self, thinking: Sequence[int], finish: Finish) -> list[int]:
         """What follows the thinking: the answer start, or (newline +) the forced end after a cap."""
@@ -285,6 +328,22 @@ class BudgetForcer:
             shown = suffix[suffix_answer_offset(suffix, self.answer_start_ids):]
             results.append((self.decode(shown + out.tokens), list(out.tokens)))
         return results
+
+
+def find_sequence(tokens: Sequence[int], pattern: Sequence[int]) -> int | None:
+    """Index of the first occurrence of `pattern` in `tokens`, else None."""
+    n, pattern = len(pattern), list(pattern)
+    for k in range(len(tokens) - n + 1):
+        if list(tokens[k:k + n]) == pattern:
+            return k
+    return None
+
+
+def cut_response(tokens: Sequence[int], finish: Finish, max_tokens: int) -> tuple[list[int], Finish]:
+    """The open response under a smaller limit, from one generated with a larger limit."""
+    if finish == "stop" and len(tokens) <= max_tokens:
+        return list(tokens), "stop"
+    return list(tokens[:max_tokens]), "cap"
 
 
 def suffix_answer_offset(suffix: Sequence[int], answer_start: Sequence[int]) -> int:
@@ -330,8 +389,17 @@ def run_sweep(forcer: BudgetForcer, items: Sequence[Item], settings: Sequence[Se
     caps = {s: forcer.resolve_cap(s.cap, items) for s in settings}
     groups: dict[tuple[int, str], list[Setting]] = {}
     for s in settings:
-        groups.setdefault((s.min_thinking, s.ignore_str), []).append(s)
+        if not s.open:
+            groups.setdefault((s.min_thinking, s.ignore_str), []).append(s)
     rows: list[SampleResult] = []
+    opened = [s for s in settings if s.open]
+    if opened:
+        # one response per (item, sample) to the largest limit; smaller limits are its prefixes
+        limit = {s: caps[s] + forcer.answer_max_tokens for s in opened}
+        responses = forcer.respond(flat, seeds, max_tokens=max(limit.values()), temperature=sampling.temperature)
+        for s in opened:
+            for j, (tokens, finish) in enumerate(responses):
+                rows.append(_open_row(forcer, flat[j], s, caps[s], samples[j], *cut_response(tokens, finish, limit[s])))
     for (min_thinking, ignore_str), group in groups.items():
         big_cap = max(caps[s] for s in group)
         big_wait = max(s.num_wait for s in group)
@@ -365,6 +433,12 @@ def run_settings_separately(forcer: BudgetForcer, items: Sequence[Item], setting
     rows = []
     for s in settings:
         cap = forcer.resolve_cap(s.cap, items)
+        if s.open:
+            responses = forcer.respond(flat, seeds, max_tokens=cap + forcer.answer_max_tokens,
+                                       temperature=sampling.temperature)
+            rows += [_open_row(forcer, flat[j], s, cap, samples[j], tokens, finish)
+                     for j, (tokens, finish) in enumerate(responses)]
+            continue
         trajectories = forcer.think(flat, seeds, cap=cap, num_wait=s.num_wait, min_thinking=s.min_thinking,
                                     ignore_str=s.ignore_str, temperature=sampling.temperature)
         jobs = [(flat[j], t.tokens, t.finish, seeds[j]) for j, t in enumerate(trajectories)]
@@ -432,6 +506,12 @@ def _row(forcer: BudgetForcer, item: Item, setting: Setting, cap: int, sample: i
     return SampleResult(qid=item.qid, setting=setting.name, budget=cap, num_wait=setting.num_wait, sample=sample,
                         thinking=forcer.decode(tokens), answer=answer[0], thinking_tokens=len(tokens), finish=finish,
                         thinking_ids=list(tokens), answer_ids=answer[1])
+
+
+def _open_row(forcer: BudgetForcer, item: Item, setting: Setting, cap: int, sample: int, tokens: Sequence[int],
+              finish: Finish) -> SampleResult:
+    thinking, answer = forcer.split_response(tokens)
+    return _row(forcer, item, setting, cap, sample, thinking, finish, (forcer.decode(answer), answer))
 
 
 def _ordered(rows: list[SampleResult], items: Sequence[Item], settings: Sequence[Setting]) -> list[SampleResult]:

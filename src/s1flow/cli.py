@@ -52,13 +52,14 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
 
     plan = SweepPlan(
         settings=settings_grid(parse_caps(args.caps), parse_ints(args.waits, "--waits"),
-                               min_thinking=args.min_thinking, ignore_str=args.ignore_str),
+                               min_thinking=args.min_thinking, ignore_str=args.ignore_str, open=args.open),
         sampling=Sampling(temperature=args.temperature, samples=args.samples, seed=args.seed),
         rejection_caps=parse_caps(args.rejection_caps) if args.rejection_caps else [],
         rejection_max_tries=args.rejection_max_tries,
         rejection_sampling=Sampling(temperature=args.rejection_temperature, seed=args.seed),
         majority_samples=args.majority,
         majority_sampling=Sampling(temperature=args.majority_temperature, seed=args.seed),
+        open=args.open,
     )
     options = {}
     if args.engine in ("transformers",):
@@ -180,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--waits", default="0", help="Wait counts, comma-separated; every (cap, waits) pair is run")
     w.add_argument("--min-thinking", type=int, default=0, help="suppress the end of thinking until this many tokens")
     w.add_argument("--ignore-str", default="Wait", help="string that replaces an end-of-thinking attempt")
+    w.add_argument("--open", action="store_true",
+                   help="the model's own responses without budget forcing (no thinking section opened; "
+                        "settings open:cap=B, the response limited to B + --answer-max-tokens)")
     w.add_argument("--engine", choices=("transformers", "vllm", "openai"), default="transformers",
                    help="openai = a running OpenAI-compatible server with vLLM's completions extensions")
     w.add_argument("--base-url", help="engine openai: the server's /v1 address")

@@ -1,7 +1,9 @@
 """Budget-forcing sweeps of one model on one benchmark -> samples.parquet.
 
 A sweep is a list of settings (caps x Wait counts, optional minimum) plus optional
-rejection-sampling caps and a majority-vote (parallel scaling) setting. Questions are
+rejection-sampling caps and a majority-vote (parallel scaling) setting. An open plan runs
+every setting, majority vote included, as the model's own response without budget forcing
+(the baseline rows of a base model; see :mod:`s1flow.budget`). Questions are
 processed in chunks; each finished chunk is written to a cache directory with a
 fingerprint of everything that determines its rows, so a killed sweep resumes where it
 stopped and a changed sweep starts afresh.
@@ -54,6 +56,14 @@ class SweepPlan:
     majority_samples: int = 0
     majority_cap: int | str = "auto"
     majority_sampling: Sampling = field(default_factory=lambda: Sampling(temperature=1.0))
+    open: bool = False
+
+    def __post_init__(self) -> None:
+        if self.open and self.rejection_caps:
+            raise ConfigError("rejection sampling resamples a thinking section; an open sweep has none "
+                              f"(rejection caps {list(self.rejection_caps)})")
+        if self.open and any(not s.open for s in self.settings):
+            raise ConfigError("an open sweep runs open settings only")
 
     def fingerprint(self) -> dict:
         return {
@@ -61,14 +71,20 @@ class SweepPlan:
             "rejection_caps": list(self.rejection_caps), "rejection_max_tries": self.rejection_max_tries,
             "rejection_sampling": asdict(self.rejection_sampling), "majority_samples": self.majority_samples,
             "majority_cap": self.majority_cap, "majority_sampling": asdict(self.majority_sampling),
+            "open": self.open,
         }
 
 
 def settings_grid(caps: Sequence[int | str], waits: Sequence[int], *, min_thinking: int = 0,
-                  ignore_str: str = "Wait") -> list[Setting]:
-    """Every (cap, waits) pair of the two lists, caps outermost."""
+                  ignore_str: str = "Wait", open: bool = False) -> list[Setting]:
+    """Every (cap, waits) pair of the two lists, caps outermost; with `open`, one open setting per cap."""
     if not caps:
         raise ConfigError("a sweep needs at least one cap")
+    if open:
+        if any(waits) or min_thinking:
+            raise ConfigError(f"an open sweep takes no Waits and no minimum thinking (waits {list(waits)}, "
+                              f"min_thinking {min_thinking})")
+        return [Setting(cap=c, open=True) for c in caps]
     return [Setting(cap=c, num_wait=w, min_thinking=min_thinking, ignore_str=ignore_str)
             for c in caps for w in (waits or [0])]
 
@@ -107,7 +123,7 @@ def sweep_rows(forcer: BudgetForcer, items: Sequence[Item], plan: SweepPlan, *, 
                                  sampling=plan.rejection_sampling)
     if plan.majority_samples:
         s = plan.majority_sampling
-        setting = Setting(cap=plan.majority_cap, label=f"maj@{plan.majority_samples}")
+        setting = Setting(cap=plan.majority_cap, label=f"maj@{plan.majority_samples}", open=plan.open)
         rows += run_sweep(forcer, items, [setting], Sampling(temperature=s.temperature,
                                                              samples=plan.majority_samples, seed=s.seed))
     return rows
@@ -209,7 +225,7 @@ def _resolve_auto(forcer: BudgetForcer, items: Sequence[Item], plan: SweepPlan) 
         if s.cap != "auto":
             return s
         return Setting(cap=forcer.resolve_cap("auto", items), num_wait=s.num_wait, min_thinking=s.min_thinking,
-                       ignore_str=s.ignore_str, label=s.name)
+                       ignore_str=s.ignore_str, label=s.name, open=s.open)
 
     def fix_cap(c: int | str) -> int | str:
         return forcer.resolve_cap("auto", items) if c == "auto" else c
@@ -218,7 +234,7 @@ def _resolve_auto(forcer: BudgetForcer, items: Sequence[Item], plan: SweepPlan) 
                      rejection_caps=[fix_cap(c) for c in plan.rejection_caps],
                      rejection_max_tries=plan.rejection_max_tries, rejection_sampling=plan.rejection_sampling,
                      majority_samples=plan.majority_samples, majority_cap=fix_cap(plan.majority_cap),
-                     majority_sampling=plan.majority_sampling)
+                     majority_sampling=plan.majority_sampling, open=plan.open)
 
 
 def _digest(items: pd.DataFrame) -> str:
@@ -299,12 +315,13 @@ def sweep_to_file(model: str | os.PathLike, benchmark: str | os.PathLike, out: s
 
 
 def plan_from_config(evaluation: dict, seed: int) -> SweepPlan:
-    """A SweepPlan from the ``evaluation`` config section."""
+    """A SweepPlan from the ``evaluation`` config section (``open: true`` for the model's own responses)."""
     temp = float(evaluation.get("sampling_temperature", 1.0))
+    open_ = bool(evaluation.get("open", False))
     return SweepPlan(
         settings=settings_grid(list(evaluation.get("caps") or ["auto"]), list(evaluation.get("waits") or [0]),
                                min_thinking=int(evaluation.get("min_thinking", 0)),
-                               ignore_str=evaluation.get("ignore_str", "Wait")),
+                               ignore_str=evaluation.get("ignore_str", "Wait"), open=open_),
         sampling=Sampling(temperature=float(evaluation.get("temperature", 0.0)),
                           samples=int(evaluation.get("samples", 1)), seed=seed),
         rejection_caps=list(evaluation.get("rejection_caps") or []),
@@ -313,6 +330,7 @@ def plan_from_config(evaluation: dict, seed: int) -> SweepPlan:
         majority_samples=int(evaluation.get("majority_samples", 0)),
         majority_cap=evaluation.get("majority_cap", "auto"),
         majority_sampling=Sampling(temperature=temp, seed=seed),
+        open=open_,
     )
 
 

@@ -59,8 +59,14 @@ def _check_evaluated(key, names):
 
 SCALING_MODELS = list(dict.fromkeys(EVALUATION["scaling_models"]))
 PARALLEL_MODELS = list(dict.fromkeys(EVALUATION["parallel_models"]))
+# models evaluated by their own response, without budget forcing (the paper's base-model row)
+OPEN_MODELS = list(dict.fromkeys(EVALUATION["open_models"]))
 _check_evaluated("evaluation.scaling_models", SCALING_MODELS)
 _check_evaluated("evaluation.parallel_models", PARALLEL_MODELS)
+_check_evaluated("evaluation.open_models", OPEN_MODELS)
+if set(OPEN_MODELS) & set(SCALING_MODELS):
+    raise ValueError(f"config key 'evaluation.open_models': {sorted(set(OPEN_MODELS) & set(SCALING_MODELS))} "
+                     f"also in evaluation.scaling_models; a budget-forcing curve needs budget forcing")
 ABLATION = EVALUATION["ablation"]
 # the scaling models' grid, with plan_from_config's fallbacks for empty lists
 GRID_CAPS, GRID_WAITS = list(EVALUATION["caps"] or ["auto"]), list(EVALUATION["waits"] or [0])
@@ -397,11 +403,14 @@ _SWEEP_KEYS = ("min_thinking", "ignore_str", "temperature", "samples", "rejectio
 
 def model_evaluation(wildcards):
     """The model's own evaluation section for its sweep: the caps x waits grid and rejection sampling
-    for a scaling model, else the ablation setting alone; the majority vote for a parallel model."""
+    for a scaling model, else the ablation setting alone; the majority vote for a parallel model.
+    An open model runs the ablation cap (and its majority vote) as its own response."""
     name = wildcards.evalmodel
     plan = {k: EVALUATION[k] for k in _SWEEP_KEYS}
     if name in SCALING_MODELS:
         plan.update(caps=GRID_CAPS, waits=GRID_WAITS, rejection_caps=list(EVALUATION["rejection_caps"]))
+    elif name in OPEN_MODELS:
+        plan.update(caps=[ABLATION["cap"]], waits=[0], min_thinking=0, rejection_caps=[], open=True)
     else:
         plan.update(caps=[ABLATION["cap"]], waits=[ABLATION["waits"]], rejection_caps=[])
     plan["majority_samples"] = EVALUATION["majority_samples"] if name in PARALLEL_MODELS else 0

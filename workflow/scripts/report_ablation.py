@@ -7,11 +7,13 @@ from s1flow.sweep import read_samples
 def main(sm):
     setup_logging(sm.log[0])
     with stage_errors():
-        setting = Setting(cap=sm.params.ablation["cap"], num_wait=sm.params.ablation["waits"],
-                          min_thinking=sm.params.min_thinking, ignore_str=sm.params.ignore_str).name
+        cap = sm.params.ablation["cap"]
+        setting = Setting(cap=cap, num_wait=sm.params.ablation["waits"], min_thinking=sm.params.min_thinking,
+                          ignore_str=sm.params.ignore_str).name
+        own = {m: Setting(cap=cap, open=True).name for m in sm.params.open_models}
         samples = {tuple(key): read_samples(path) for key, path in zip(sm.params.tables, sm.input.samples, strict=True)}
         table = ablation_table(samples, setting=setting, reference=sm.params.reference,
-                               n_resamples=sm.params.n_resamples, seed=sm.params.seed)
+                               n_resamples=sm.params.n_resamples, seed=sm.params.seed, model_settings=own)
         write_ablation(table, md=sm.output.md, csv=sm.output.csv, tex=sm.output.tex)
 
 

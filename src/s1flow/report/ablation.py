@@ -1,7 +1,8 @@
 """The data-ablation table (the paper's Table 2): accuracy per training subset with paired bootstrap CIs.
 
 Every model (e.g. one per training subset) is compared to a reference model on the same
-questions of each eval set at one setting; the difference gets a paired bootstrap interval.
+questions of each eval set at one setting (a model may have its own, e.g. a base model's open
+response); the difference gets a paired bootstrap interval.
 """
 
 from __future__ import annotations
@@ -53,22 +54,31 @@ def _align(correct: pd.Series, reference: pd.Series, where: str, ref_where: str)
 
 
 def ablation_table(samples: Mapping[tuple[str, str], pd.DataFrame], *, setting: str, reference: str = "s1k",
-                   n_resamples: int = 10_000, seed: int) -> pd.DataFrame:
+                   n_resamples: int = 10_000, seed: int, model_settings: Mapping[str, str] | None = None
+                   ) -> pd.DataFrame:
     """Accuracy at `setting` per (model, eval set), with a 95 % CI and the paired difference to `reference`.
 
-    Keys of `samples` are (model, eval set). Rows follow the models in the order given, then
-    the eval sets in the order given; the reference's own row has delta 0 with a [0, 0]
-    interval. Columns: :data:`ABLATION_COLUMNS`; accuracies and deltas in percent.
+    `model_settings` gives models a setting of their own (model -> setting name), e.g. a base
+    model evaluated by its own response (``open:cap=B``); every difference is taken against
+    the reference at its setting. Keys of `samples` are (model, eval set). Rows follow the
+    models in the order given, then the eval sets in the order given; the reference's own row
+    has delta 0 with a [0, 0] interval. Columns: :data:`ABLATION_COLUMNS`; accuracies and deltas in percent.
     """
     models = list(dict.fromkeys(m for m, _ in samples))
     evalsets = list(dict.fromkeys(e for _, e in samples))
     if reference not in models:
         raise ConfigError(f"ablation reference model '{reference}' has no samples; models: {models}")
+    own = dict(model_settings or {})
+
+    def setting_of(model: str) -> str:
+        return own.get(model, setting)
+
     refs = {}
     for evalset in evalsets:
         if (reference, evalset) not in samples:
             raise ConfigError(f"ablation: the reference model '{reference}' has no samples on eval set '{evalset}'")
-        refs[evalset] = correct_at(samples[(reference, evalset)], setting, where=_where(reference, evalset))
+        refs[evalset] = correct_at(samples[(reference, evalset)], setting_of(reference),
+                                   where=_where(reference, evalset))
     rows = []
     for model in models:
         for evalset in evalsets:
@@ -76,11 +86,11 @@ def ablation_table(samples: Mapping[tuple[str, str], pd.DataFrame], *, setting: 
                 continue
             where = _where(model, evalset)
             ref = refs[evalset]
-            correct = _align(correct_at(samples[(model, evalset)], setting, where=where), ref, where,
+            correct = _align(correct_at(samples[(model, evalset)], setting_of(model), where=where), ref, where,
                              f"reference model '{reference}'")
             res = paired_bootstrap(correct.to_numpy(dtype=float), ref.to_numpy(dtype=float),
                                    n_resamples=n_resamples, seed=seed)
-            rows.append({"model": model, "evalset": evalset, "setting": setting, "reference": reference,
+            rows.append({"model": model, "evalset": evalset, "setting": setting_of(model), "reference": reference,
                          "n_questions": res.n, "accuracy": res.accuracy, "ci_low": res.low, "ci_high": res.high,
                          "delta": res.delta, "delta_low": res.delta_low, "delta_high": res.delta_high,
                          "n_resamples": n_resamples, "seed": seed})
@@ -138,9 +148,17 @@ def _cells(table: pd.DataFrame) -> tuple[str, list[str], list[str], dict[str, in
 
 
 def _caption(table: pd.DataFrame, code: str, pct: str, delta: str, esc: Callable[[str], str] = str) -> str:
-    setting, reference = esc(_one(table, "setting")), esc(_one(table, "reference"))
+    reference = _one(table, "reference")
     resamples, seed = int(_one(table, "n_resamples")), _one(table, "seed")
-    return (f"Accuracy ({pct}) at setting {code.format(setting)} with 95{pct} paired-bootstrap confidence "
+    settings = {str(m): str(s) for m, s in zip(table["model"], table["setting"], strict=True)}
+    for model in settings:
+        if len(set(table.loc[table["model"].astype(str) == model, "setting"].astype(str))) != 1:
+            raise InputFileError(f"ablation table: model '{model}' has several settings")
+    main = settings.get(reference) or _one(table, "setting")
+    others = [f"{code.format(esc(m))}: {code.format(esc(s))}" for m, s in settings.items() if s != main]
+    setting = code.format(esc(main)) + (f" ({', '.join(others)})" if others else "")
+    reference = esc(reference)
+    return (f"Accuracy ({pct}) at setting {setting} with 95{pct} paired-bootstrap confidence "
             f"intervals ({resamples:,} resamples, seed {seed}); {delta} = accuracy minus the reference model "
             f"{code.format(reference)} on the same questions.")
 

@@ -30,6 +30,7 @@ STYLES: dict[str, tuple[str, str, str]] = {
 }
 _EXTRA = [("#9467bd", "D"), ("#8c564b", "v"), ("#e377c2", "P"), ("#7f7f7f", "X")]
 _LINESTYLES = ["-", "--", ":", "-."]
+_WAIT_LINE = (0, (1, 1.5))  # dotted: a curve of extended thinking (Waits)
 _NEEDED = ["evalset", "method", "model", "setting", "mean_thinking_tokens", "accuracy"]
 
 
@@ -49,6 +50,12 @@ def point_label(setting: str) -> str:
     if minimum != "0":
         label += f" m{minimum}"
     return label
+
+
+def wait_count(settings: pd.Series) -> pd.Series:
+    """The Wait count of each setting (``cap=512,wait=2`` -> 2; 0 without one)."""
+    found = settings.astype(str).str.extract(r"(?:^|,)wait=(\d+)", expand=False)
+    return found.fillna("0").astype(int).rename("waits")
 
 
 def _style(method: str, extra_index: int) -> tuple[str, str, str]:
@@ -142,16 +149,20 @@ def scaling_figure(points: pd.DataFrame, *, title: str | None = None) -> Figure:
         labels[i] = []
         for (method, model), group in panel.groupby(["method", "model"], sort=False):
             name, colour, marker = _style(str(method), extra.index(method) if method in extra else 0)
-            label = name if len(models) == 1 else f"{name}, {model}"
-            group = group.sort_values("mean_thinking_tokens", kind="stable")
-            x, y = group["mean_thinking_tokens"].to_numpy(), group["accuracy"].to_numpy()
             m = models.index(str(model))  # later models: other dash pattern, open markers
-            (line,) = ax.plot(x, y, color=colour, marker=marker, markersize=4.5, linewidth=1.4,
-                              linestyle=_LINESTYLES[m % len(_LINESTYLES)], label=label,
-                              markerfacecolor=colour if m == 0 else "white")
-            handles.setdefault(label, line)
-            labels[i] += [(xi, yi, point_label(s), colour, str(method))
-                          for xi, yi, s in zip(x, y, group["setting"], strict=True)]
+            # one line per Wait count: extending the thinking is another curve than capping it
+            for waits, series in group.groupby(wait_count(group["setting"]), sort=True):
+                label = name if not waits else f"{name} + {waits} Wait{'s' if waits > 1 else ''}"
+                label = label if len(models) == 1 else f"{label}, {model}"
+                series = series.sort_values("mean_thinking_tokens", kind="stable")
+                x, y = series["mean_thinking_tokens"].to_numpy(), series["accuracy"].to_numpy()
+                (line,) = ax.plot(x, y, color=colour, marker=marker, markersize=4.5, linewidth=1.4,
+                                  linestyle=_LINESTYLES[m % len(_LINESTYLES)] if not waits else _WAIT_LINE,
+                                  alpha=1.0 if not waits else 0.7, label=label,
+                                  markerfacecolor=colour if m == 0 else "white")
+                handles.setdefault(label, line)
+                labels[i] += [(xi, yi, point_label(s), colour, str(method))
+                              for xi, yi, s in zip(x, y, series["setting"], strict=True)]
         lo, hi = panel["mean_thinking_tokens"].min(), panel["mean_thinking_tokens"].max()
         ax.set_xscale("log", base=2)
         ax.set_xlim(lo / 1.35, hi * 1.35)

@@ -91,5 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def exit_now(code: int) -> None:
+    """Flush and leave without the interpreter's teardown. Every output is written and closed by
+    then; what the teardown would still run are C++ static destructors, and a gloo or DeepSpeed
+    thread still joinable there aborts a finished worker ("terminate called without an active
+    exception", SIGABRT), which fails the whole run."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
