@@ -352,3 +352,108 @@ def test_open_sweep_equals_setting_by_setting(forcer, engine, tokenizer, samplin
 def test_open_prompt_needs_the_thinking_start(forcer):
     with pytest.raises(ValueError, match="thinking start"):
         forcer.open_prompt(Item("q", [1, 2, 3]))
+
+
+class ScriptEngine:
+    """Continues each known prompt with a fixed script of tokens (a stop token ends a request and
+    is not returned), so marker handling can be followed token by token. A prompt that leaves
+    the script (e.g. after a forced end) is continued with `fallback`."""
+
+    name = "script"
+
+    def __init__(self, max_token_id: int, scripts: dict[tuple[int, ...], list[int]],
+                 fallback: Sequence[int] = ()) -> None:
+        self.max_token_id = max_token_id
+        self.scripts = scripts
+        self.fallback = list(fallback)
+        self.requests: list[GenerationRequest] = []
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        out = []
+        for req in requests:
+            self.requests.append(req)
+            base = next(b for b in self.scripts if tuple(req.prompt[:len(b)]) == b)
+            script, done = self.scripts[base], list(req.prompt[len(base):])
+            rest = script[len(done):] if script[:len(done)] == done else self.fallback
+            toks: list[int] = []
+            result = Generation(toks, "stop", None)
+            for t in rest:
+                if len(toks) >= req.max_tokens:
+                    result = Generation(toks, "length", None)
+                    break
+                if t in req.stop_token_ids and len(toks) >= req.min_tokens:
+                    result = Generation(toks, "stop", t)
+                    break
+                toks.append(t)
+            else:
+                if len(toks) >= req.max_tokens:
+                    result = Generation(toks, "length", None)
+            out.append(result)
+        return out
+
+
+def test_step_markers_do_not_end_the_thinking(tokenizer):
+    from s1flow.conditional import count_steps, strip_markers
+
+    enc = lambda text: tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
+    item_text = "What is 7 plus 5?"
+    probe = BudgetForcer(ScriptEngine(len(tokenizer) - 1, {}), tokenizer, answer_max_tokens=8)
+    setting = Setting(cap=200, condition="steps", condition_value=2, forced=False)
+    prompt = probe.prompt_ids(item_text + setting.suffix)
+    body = "<|im_start|>2 steps left\n7 plus 3 is 10.<|im_start|>1 steps left\nThen 2 more is 12."
+    script = enc(body + "<|im_start|>answer\nAnswer: 12<|im_end|>")
+    engine = ScriptEngine(len(tokenizer) - 1, {tuple(prompt): script}, fallback=enc(" 12<|im_end|>"))
+    forcer = BudgetForcer(engine, tokenizer, answer_max_tokens=8, max_gen_toks=400)
+    item = Item("q", forcer.prompt_ids(item_text), item_text)
+    [row] = run_sweep(forcer, [item], [setting])
+    assert engine.requests[0].prompt == prompt  # the condition's sentence follows the question
+    assert row.setting == "steps=2" and row.finish == "stop"
+    assert row.thinking == body and count_steps(row.thinking) == 2
+    assert strip_markers(row.thinking) == "7 plus 3 is 10.Then 2 more is 12."
+    assert row.answer.strip() == "Answer: 12"
+    # without marker handling the first marker would have ended the thinking
+    plain = forcer.think([Item("q", prompt, item_text)], [0], cap=200, num_wait=0)
+    assert plain[0].tokens == [] and plain[0].finish == "stop"
+    # with budget forcing at 2 steps x 6 tokens, the cap cuts the second step and forces the answer
+    forced = Setting(cap=12, condition="steps", condition_value=2)
+    [cut] = run_sweep(forcer, [item], [forced])
+    assert cut.setting == "steps=2,cap=12" and cut.finish == "cap" and cut.thinking_tokens == 12
+    assert cut.answer.startswith("\nFinal Answer:") or cut.answer.startswith("Final Answer:")
+
+
+def test_conditional_settings_names_and_validation():
+    assert Setting(cap=512, condition="tokens", condition_value=256, forced=False).name == "tok=256"
+    assert Setting(cap=256, condition="tokens", condition_value=256).name == "tok=256,cap=256"
+    assert Setting(cap=64, condition="class", condition_value="long", forced=False).name == "class=long"
+    assert Setting(cap=64, condition="class", condition_value="short").suffix.startswith("\n\nAnswer after a short")
+    assert Setting(cap=64, condition="steps", condition_value=4).markers
+    assert not Setting(cap=64, condition="class", condition_value="long").markers
+    with pytest.raises(ConfigError):
+        Setting(cap=64, condition="tokens", condition_value=0)
+    with pytest.raises(ConfigError):
+        Setting(cap=64, condition="class", condition_value="medium")
+    with pytest.raises(ConfigError, match="conditional"):
+        Setting(cap=64, forced=False)
+
+
+@pytest.mark.parametrize("sampling", [Sampling(), Sampling(temperature=1.0, samples=2, seed=4)],
+                         ids=["greedy", "seeded"])
+def test_conditional_sweep_equals_setting_by_setting(forcer, engine, sampling):
+    """Conditional settings share a trajectory per condition; markers are looked past the same way."""
+    engine.stop_every = 6
+    items = [Item(f"q{i}", forcer.prompt_ids(f"What is {i} + {i * 7}?"), f"What is {i} + {i * 7}?")
+             for i in range(6)]
+    settings = [Setting(cap=60, condition="steps", condition_value=4, forced=False),
+                Setting(cap=24, condition="steps", condition_value=4),
+                Setting(cap=60, condition="tokens", condition_value=32, forced=False),
+                Setting(cap=32, condition="tokens", condition_value=32),
+                Setting(cap=60, condition="class", condition_value="short", forced=False),
+                Setting(cap=32)]
+    shared = run_sweep(forcer, items, settings, sampling)
+    separate = run_settings_separately(forcer, items, settings, sampling)
+    for a, b in zip(shared, separate, strict=True):
+        assert (a.qid, a.setting, a.sample, a.finish) == (b.qid, b.setting, b.sample, b.finish)
+        assert (a.thinking_ids, a.answer_ids) == (b.thinking_ids, b.answer_ids)
+    # the scripted model "writes markers" whenever the token after a stop is not the answer's
+    assert any(forcer.think_stop_id in r.thinking_ids for r in shared if r.setting.startswith(("tok", "steps")))
+    assert not any(forcer.think_stop_id in r.thinking_ids for r in shared if r.setting.startswith(("class", "cap")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -133,6 +134,32 @@ def test_build_sft_table_direct_mode(tiny_tok):
     assert table["text"][1] == ("<|im_start|>user\nWhat is 1 + 1?<|im_end|>\n"
                                 "<|im_start|>assistant\nAnswer: 2<|im_end|>\n")
     assert report["direct"] and report["over_block_size"] == 0
+
+
+@pytest.mark.parametrize("control", ["tokens", "steps"])
+def test_length_controlled_sft_data(tiny_tok, control):
+    """Token-/step-conditional data: the question states the trace's own budget, the trace carries
+    the countdown, and only the assistant turn (markers included) is trained."""
+    from s1flow.conditional import count_steps, strip_markers
+
+    rows = _rows(3)
+    table, report = build_sft_table(rows, tiny_tok, block_size=4096, control=control, chunk_tokens=8)
+    assert report["control"] == control and report["chunk_tokens"] == 8
+    text = table["text"][2]
+    m = re.search(rf"Think for up to (\d+) {control}\.<\|im_end\|>", text)
+    assert m, text[:200]
+    budget = int(m.group(1))
+    thinking = text.split("<|im_start|>think\n", 1)[1].split("\n<|im_start|>answer\n", 1)[0]
+    assert strip_markers(thinking) == rows["trace"][2].strip()
+    if control == "steps":
+        assert count_steps(thinking) == budget > 1
+    else:
+        assert thinking.startswith(f"<|im_start|>{budget} tokens left\n")
+    prompt, trained, _ = _trained_and_prompt(tiny_tok, text)
+    assert prompt.endswith(RESPONSE_TEMPLATE) and f"Think for up to {budget}" in prompt
+    assert trained.startswith("<|im_start|>think\n<|im_start|>")
+    with pytest.raises(ConfigError, match="traces"):
+        build_sft_table(rows, tiny_tok, block_size=64, direct=True, control=control)
 
 
 def test_build_sft_table_errors_name_the_rows(tiny_tok):

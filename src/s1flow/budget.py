@@ -25,6 +25,13 @@ total budget a forced sample has (``B + answer_max_tokens``). Everything before 
 section the model opens itself counts as thinking (all of an instruct model's response, which
 is its chain of thought); that answer section, if any, is the answer.
 
+Conditional settings (``Setting(condition=...)``, :mod:`s1flow.conditional`) add a sentence
+to the question: "Think for up to N tokens." (``tok=N``), "... N steps." (``steps=N``) or a
+class prompt (``class=long``). Named without a cap, they run alone (the cap is only a safety
+limit); ``tok=N,cap=B`` / ``steps=N,cap=B`` add budget forcing. The token- and step-conditional
+models write countdown markers that open with the thinking stop token; their thinking phase
+looks one token past each stop and goes on unless the answer section follows.
+
 Shared-prefix sweeps: with greedy decoding or position-keyed seeded sampling, the
 thinking of setting (B, k) is a prefix of the thinking of (B_max, K_max) for B <= B_max and
 k <= K_max: it is the (B_max, K_max) thinking up to its (k+1)-th end attempt, cut at B.
@@ -70,6 +77,9 @@ class Setting:
     ignore_str: str = "Wait"
     label: str | None = None
     open: bool = False
+    condition: str = ""  # "", "tokens", "steps" or "class" (s1flow.conditional)
+    condition_value: int | str | None = None  # the stated budget, or "long" / "short"
+    forced: bool = True  # a conditional setting's cap: budget forcing (True) or only a safety limit
 
     def __post_init__(self) -> None:
         if isinstance(self.cap, str) and self.cap != "auto":
@@ -81,6 +91,28 @@ class Setting:
         if self.open and (self.num_wait or self.min_thinking):
             raise ConfigError("an open setting lets the model respond on its own: it takes no Waits and no minimum "
                               f"thinking (got num_wait={self.num_wait}, min_thinking={self.min_thinking})")
+        if self.condition:
+            from s1flow.conditional import prompt_suffix
+
+            prompt_suffix(self.condition, self.condition_value)  # validates the pair
+            if self.open:
+                raise ConfigError("a conditional setting cannot be open")
+        elif not self.forced:
+            raise ConfigError("only a conditional setting can run without budget forcing")
+
+    @property
+    def suffix(self) -> str:
+        """What the question is followed by in this setting's prompt ('' for plain settings)."""
+        if not self.condition:
+            return ""
+        from s1flow.conditional import prompt_suffix
+
+        return prompt_suffix(self.condition, self.condition_value)
+
+    @property
+    def markers(self) -> bool:
+        """Whether the model writes countdown markers (token- and step-conditional models)."""
+        return self.condition in ("tokens", "steps")
 
     @property
     def name(self) -> str:
@@ -89,6 +121,9 @@ class Setting:
             return self.label
         if self.open:
             return f"open:cap={self.cap}"
+        if self.condition:
+            head = {"tokens": "tok", "steps": "steps", "class": "class"}[self.condition]
+            return f"{head}={self.condition_value}" + (f",cap={self.cap}" if self.forced else "")
         parts = [f"cap={self.cap}"]
         if self.num_wait:
             parts.append(f"wait={self.num_wait}")
@@ -116,10 +151,12 @@ class Sampling:
 
 @dataclass
 class Item:
-    """One question to answer: its id and its prompt ids (ending with the thinking start)."""
+    """One question to answer: its id, its prompt ids (ending with the thinking start) and its text
+    (needed by conditional settings, whose prompt adds a sentence to it)."""
 
     qid: str
     prompt: list[int]
+    question: str | None = None
 
 
 @dataclass
@@ -175,6 +212,9 @@ class BudgetForcer:
                           ("forced_end", self.forced_end_ids)):
             check_prompt_ids(ids, engine.max_token_id, where=f"delimiter {name}")
         self._ignore_cache: dict[str, list[int]] = {}
+        # the token after the thinking stop that opens the answer section (marker-aware thinking)
+        self.answer_after_stop = (self.answer_start_ids[1] if len(self.answer_start_ids) > 1
+                                  and self.answer_start_ids[0] == self.think_stop_id else None)
 
     # -- tokenizer helpers -------------------------------------------------------------
     def _encode(self, text: str) -> list[int]:
@@ -210,6 +250,15 @@ class BudgetForcer:
             text += "<|im_start|>assistant\n"
         return self._encode(text) + self.think_start_ids
 
+    def conditioned(self, items: Sequence[Item], setting: Setting) -> list[Item]:
+        """The items as `setting` asks them: the question followed by its condition's sentence."""
+        if not setting.suffix:
+            return list(items)
+        missing = [i.qid for i in items if i.question is None]
+        if missing:
+            raise ValueError(f"setting {setting.name}: questions {missing[:3]} have no text to add the condition to")
+        return [Item(i.qid, self.prompt_ids(i.question + setting.suffix), i.question) for i in items]
+
     def open_prompt(self, item: Item) -> list[int]:
         """An item's prompt without the thinking start: the chat template's generation prompt alone."""
         n = len(self.think_start_ids)
@@ -235,10 +284,17 @@ class BudgetForcer:
 
     # -- thinking phase ----------------------------------------------------------------
     def think(self, items: Sequence[Item], seeds: Sequence[int], *, cap: int, num_wait: int, min_thinking: int = 0,
-              ignore_str: str = "Wait", temperature: float = 0.0) -> list[Thinking]:
-        """Run the thinking phase of every item under one (cap, Wait count, minimum)."""
+              ignore_str: str = "Wait", temperature: float = 0.0, markers: bool = False) -> list[Thinking]:
+        """Run the thinking phase of every item under one (cap, Wait count, minimum).
+
+        With `markers`, a stop is an end attempt only when the answer section follows it (one
+        token is looked at); otherwise the stop token opened a countdown marker and stays.
+        """
         if cap < 1:
             raise ConfigError(f"thinking cap must be >= 1, got {cap}")
+        if markers and self.answer_after_stop is None:
+            raise ConfigError("countdown markers need an answer start of the thinking stop token plus more tokens "
+                              f"(answer_start {self.delimiters.answer_start!r})")
         ignore = self.ignore_ids(ignore_str) if num_wait else []
         states = [Thinking() for _ in items]
         waits = [0] * len(items)
@@ -256,6 +312,8 @@ class BudgetForcer:
                     prompt=items[i].prompt + st.tokens, max_tokens=remaining, stop_token_ids=(self.think_stop_id,),
                     min_tokens=min(min_new, remaining), temperature=temperature, seed=seeds[i]))
             outputs = self.engine.generate(requests)
+            opened = self._opened_markers(items, states, active, outputs, seeds, cap, temperature) if markers \
+                else set()
             still = []
             for i, out in zip(active, outputs, strict=True):
                 st = states[i]
@@ -264,6 +322,14 @@ class BudgetForcer:
                 if out.finish == "length" or len(st.tokens) >= cap:
                     del st.tokens[cap:]
                     st.finish = "cap"
+                    continue
+                if i in opened:  # the stop token opened a marker: it is thinking, go on
+                    st.tokens.append(self.think_stop_id)
+                    st.generated += 1
+                    if len(st.tokens) >= cap:
+                        st.finish = "cap"
+                        continue
+                    still.append(i)
                     continue
                 st.attempts.append(len(st.tokens))
                 if waits[i] < num_wait:
@@ -279,6 +345,22 @@ class BudgetForcer:
             log.info("thinking round %d: %d of %d items continue", rounds, len(still), len(items))
             active = still
         return states
+
+    def _opened_markers(self, items: Sequence[Item], states: list[Thinking], active: list[int], outputs, seeds,
+                        cap: int, temperature: float) -> set[int]:
+        """Which of the items that stopped below the cap wrote a marker: the token after the stop
+        token is not the answer section's (a one-token look-ahead, same seed and position)."""
+        look, who = [], []
+        for i, out in zip(active, outputs, strict=True):
+            if out.finish == "stop" and len(states[i].tokens) + len(out.tokens) < cap:
+                look.append(GenerationRequest(prompt=items[i].prompt + states[i].tokens + list(out.tokens)
+                                              + [self.think_stop_id], max_tokens=1, temperature=temperature,
+                                              seed=seeds[i]))
+                who.append(i)
+        if not look:
+            return set()
+        nexts = self.engine.generate(look)
+        return {i for i, nxt in zip(who, nexts, strict=True) if nxt.tokens and nxt.tokens[0] != self.answer_after_stop}
 
     # -- open responses ----------------------------------------------------------------
     def respond(self, items: Sequence[Item], seeds: Sequence[int], *, max_tokens: int, temperature: float = 0.0
@@ -380,17 +462,17 @@ def run_sweep(forcer: BudgetForcer, items: Sequence[Item], settings: Sequence[Se
     """Every setting for every item, sharing one thinking run per (item, sample) and settings group.
 
     Settings that differ only in cap and Wait count share a trajectory (run to the largest
-    cap and Wait count); settings with another minimum or ignore string form their own
-    group. Equal thinkings (e.g. every cap above a natural end) share one answer phase.
+    cap and Wait count); settings with another minimum, ignore string or condition form their
+    own group. Equal thinkings (e.g. every cap above a natural end) share one answer phase.
     """
     sampling = sampling or Sampling()
     _check_unique(settings)
     flat, samples, seeds = _expand(items, sampling)
     caps = {s: forcer.resolve_cap(s.cap, items) for s in settings}
-    groups: dict[tuple[int, str], list[Setting]] = {}
+    groups: dict[tuple, list[Setting]] = {}
     for s in settings:
         if not s.open:
-            groups.setdefault((s.min_thinking, s.ignore_str), []).append(s)
+            groups.setdefault((s.min_thinking, s.ignore_str, s.condition, s.condition_value), []).append(s)
     rows: list[SampleResult] = []
     opened = [s for s in settings if s.open]
     if opened:
@@ -400,11 +482,12 @@ def run_sweep(forcer: BudgetForcer, items: Sequence[Item], settings: Sequence[Se
         for s in opened:
             for j, (tokens, finish) in enumerate(responses):
                 rows.append(_open_row(forcer, flat[j], s, caps[s], samples[j], *cut_response(tokens, finish, limit[s])))
-    for (min_thinking, ignore_str), group in groups.items():
+    for (min_thinking, ignore_str, _, _), group in groups.items():
         big_cap = max(caps[s] for s in group)
         big_wait = max(s.num_wait for s in group)
-        trajectories = forcer.think(flat, seeds, cap=big_cap, num_wait=big_wait, min_thinking=min_thinking,
-                                    ignore_str=ignore_str, temperature=sampling.temperature)
+        asked = forcer.conditioned(flat, group[0])
+        trajectories = forcer.think(asked, seeds, cap=big_cap, num_wait=big_wait, min_thinking=min_thinking,
+                                    ignore_str=ignore_str, temperature=sampling.temperature, markers=group[0].markers)
         derived: dict[tuple[int, int, str], int] = {}
         jobs = []
         plan = []
@@ -414,7 +497,7 @@ def run_sweep(forcer: BudgetForcer, items: Sequence[Item], settings: Sequence[Se
                 key = (j, len(tokens), finish)
                 if key not in derived:
                     derived[key] = len(jobs)
-                    jobs.append((flat[j], tokens, finish, seeds[j]))
+                    jobs.append((asked[j], tokens, finish, seeds[j]))
                 plan.append((s, j, tokens, finish, derived[key]))
         answers = forcer.answer(jobs, temperature=sampling.temperature)
         log.info("settings group min=%d ignore=%r: %d settings, %d answer phases for %d rows", min_thinking,
@@ -439,9 +522,10 @@ def run_settings_separately(forcer: BudgetForcer, items: Sequence[Item], setting
             rows += [_open_row(forcer, flat[j], s, cap, samples[j], tokens, finish)
                      for j, (tokens, finish) in enumerate(responses)]
             continue
-        trajectories = forcer.think(flat, seeds, cap=cap, num_wait=s.num_wait, min_thinking=s.min_thinking,
-                                    ignore_str=s.ignore_str, temperature=sampling.temperature)
-        jobs = [(flat[j], t.tokens, t.finish, seeds[j]) for j, t in enumerate(trajectories)]
+        asked = forcer.conditioned(flat, s)
+        trajectories = forcer.think(asked, seeds, cap=cap, num_wait=s.num_wait, min_thinking=s.min_thinking,
+                                    ignore_str=s.ignore_str, temperature=sampling.temperature, markers=s.markers)
+        jobs = [(asked[j], t.tokens, t.finish, seeds[j]) for j, t in enumerate(trajectories)]
         answers = forcer.answer(jobs, temperature=sampling.temperature)
         for j, t in enumerate(trajectories):
             rows.append(_row(forcer, flat[j], s, cap, samples[j], t.tokens, t.finish, answers[j]))

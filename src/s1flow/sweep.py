@@ -17,7 +17,7 @@ import logging
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -193,8 +193,8 @@ def run_benchmark_sweep(forcer: BudgetForcer, benchmark: Benchmark, plan: SweepP
     """
     if chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
-    items = [Item(str(q), forcer.prompt_ids(p)) for q, p in zip(benchmark.items["qid"], benchmark.items["prompt"],
-                                                                   strict=True)]
+    items = [Item(str(q), forcer.prompt_ids(p), p)
+             for q, p in zip(benchmark.items["qid"], benchmark.items["prompt"], strict=True)]
     if len({i.qid for i in items}) != len(items):
         raise InputFileError(f"benchmark {benchmark.name}: question ids are not unique")
     # the auto cap depends on the longest prompt of the whole benchmark, not of a chunk
@@ -224,8 +224,7 @@ def _resolve_auto(forcer: BudgetForcer, items: Sequence[Item], plan: SweepPlan) 
     def fix(s: Setting) -> Setting:
         if s.cap != "auto":
             return s
-        return Setting(cap=forcer.resolve_cap("auto", items), num_wait=s.num_wait, min_thinking=s.min_thinking,
-                       ignore_str=s.ignore_str, label=s.name, open=s.open)
+        return replace(s, cap=forcer.resolve_cap("auto", items), label=s.name)
 
     def fix_cap(c: int | str) -> int | str:
         return forcer.resolve_cap("auto", items) if c == "auto" else c

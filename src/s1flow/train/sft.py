@@ -80,7 +80,8 @@ def _token_lengths(tokenizer, texts: Sequence[str]) -> list[int]:
 
 
 def build_sft_table(rows: pd.DataFrame, tokenizer, block_size: int, *, direct: bool = False,
-                    where: str = "SFT data") -> tuple[pd.DataFrame, dict[str, Any]]:
+                    where: str = "SFT data", control: str | None = None, chunk_tokens: int = 100
+                    ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Format every row and count its tokens; return the table (:data:`SFT_COLUMNS`) and a report.
 
     `rows` needs ``qhash``, ``question`` and, for reasoning data, ``trace`` and ``attempt``
@@ -88,6 +89,10 @@ def build_sft_table(rows: pd.DataFrame, tokenizer, block_size: int, *, direct: b
     and no thinking is formatted. A row lacking what it needs is an error naming its qhash.
     ``tokens`` is the untruncated length; ``truncated`` marks examples longer than
     `block_size` (training cuts them at the block size, losing the end of the answer).
+
+    `control` ("tokens" / "steps") formats the data of a length-controlled model
+    (:mod:`s1flow.conditional`): countdown markers every `chunk_tokens` tokens of the trace,
+    and the question followed by "Think for up to N tokens/steps." with the trace's own N.
     """
     if block_size < 1:
         raise ConfigError(f"block_size must be >= 1, got {block_size}")
@@ -102,8 +107,19 @@ def build_sft_table(rows: pd.DataFrame, tokenizer, block_size: int, *, direct: b
         what = "a question or solution" if direct else "a question, trace or attempt"
         shown = ", ".join(bad[:10]) + (f" ... ({len(bad)} in all)" if len(bad) > 10 else "")
         raise InputFileError(f"{where}: {len(bad)} row(s) lack {what}: qhash {shown}")
-    texts = [format_example(str(r["question"]), None if direct else str(r["trace"]), str(r[answer_col]), tokenizer)
-             for _, r in rows.iterrows()]
+    if control and direct:
+        raise ConfigError("length-controlled SFT data needs traces; direct-answer data has none")
+    budgets: list[int] = []
+    texts = []
+    for _, r in rows.iterrows():
+        question, trace = str(r["question"]), None if direct else str(r["trace"])
+        if control:
+            from s1flow.conditional import annotate_trace, conditional_question
+
+            trace, budget = annotate_trace(trace, tokenizer, control, chunk_tokens)
+            question = conditional_question(question, control, budget)
+            budgets.append(budget)
+        texts.append(format_example(question, trace, str(r[answer_col]), tokenizer))
     lengths = _token_lengths(tokenizer, texts)
     table = pd.DataFrame({
         "qhash": rows["qhash"].astype(str).tolist(),
@@ -122,6 +138,9 @@ def build_sft_table(rows: pd.DataFrame, tokenizer, block_size: int, *, direct: b
         "total_tokens": int(sum(lengths)),
         "trained_tokens": int(sum(min(x, block_size) for x in lengths)),
     }
+    if control:
+        report.update(control=control, chunk_tokens=int(chunk_tokens),
+                      mean_budget=float(sum(budgets) / n) if n else 0.0, max_budget=int(max(budgets)) if n else 0)
     return table, report
 
 

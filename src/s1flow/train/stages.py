@@ -48,20 +48,23 @@ def split_training_config(cfg: Mapping[str, Any] | None) -> tuple[dict, TrainSet
 
 
 def run_sft_data(subset_file: PathLike, tokenizer_dir: PathLike, out: PathLike, report_out: PathLike, *,
-                 block_size: int, direct: bool = False) -> dict:
-    """Format a subset (or, with `direct`, a pool as question -> answer) for SFT."""
+                 block_size: int, direct: bool = False, control: str | None = None, chunk_tokens: int = 100) -> dict:
+    """Format a subset (or, with `direct`, a pool as question -> answer) for SFT; `control` formats
+    it for a token- or step-conditional model."""
     rows = read_table(subset_file)
     require_columns(rows, ["qhash", "question"], str(subset_file))
     return write_sft_data(rows, tokenizer_dir, out, report_out, block_size=block_size, direct=direct,
-                          source=str(subset_file))
+                          source=str(subset_file), control=control, chunk_tokens=chunk_tokens)
 
 
 def write_sft_data(rows: pd.DataFrame, tokenizer_dir: PathLike, out: PathLike, report_out: PathLike, *,
-                   block_size: int, direct: bool, source: str) -> dict:
+                   block_size: int, direct: bool, source: str, control: str | None = None,
+                   chunk_tokens: int = 100) -> dict:
     """Format rows for SFT and write the table and its block-size report."""
     from s1flow.train.sft import build_sft_table
 
-    table, report = build_sft_table(rows, load_hf_tokenizer(tokenizer_dir), block_size, direct=direct)
+    table, report = build_sft_table(rows, load_hf_tokenizer(tokenizer_dir), block_size, direct=direct,
+                                    control=control, chunk_tokens=chunk_tokens)
     report = {"source": source, "block_size": block_size, **report}
     write_parquet(table, out)
     write_json(report, report_out)
