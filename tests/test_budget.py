@@ -417,7 +417,10 @@ def test_step_markers_do_not_end_the_thinking(tokenizer):
     # with budget forcing at 2 steps x 6 tokens, the cap cuts the second step and forces the answer
     forced = Setting(cap=12, condition="steps", condition_value=2)
     [cut] = run_sweep(forcer, [item], [forced])
-    assert cut.setting == "steps=2,cap=12" and cut.finish == "cap" and cut.thinking_tokens == 12
+    assert cut.setting == "steps=2,cap=12" and cut.finish == "cap" and len(cut.thinking_ids) == 12
+    # thinking tokens leave the markers out
+    assert row.thinking_tokens == len(enc("7 plus 3 is 10.Then 2 more is 12.")) < len(row.thinking_ids)
+    assert cut.thinking_tokens == len(enc(strip_markers(cut.thinking)))
     assert cut.answer.startswith("\nFinal Answer:") or cut.answer.startswith("Final Answer:")
 
 

@@ -56,7 +56,10 @@ def table() -> pd.DataFrame:
 @pytest.mark.parametrize(("setting", "method"), [
     ("cap=512", "budget forcing"), ("cap=auto", "budget forcing"), ("cap=auto,wait=2", "budget forcing"),
     ("cap=64,min=8", "budget forcing"), ("rs:cap=512", "rejection sampling"), ("maj@16", "majority voting"),
-    ("tok:cap=512", None), ("maj@x", None),
+    ("tok:cap=512", None), ("maj@x", None), ("tok=256", "token-conditional"),
+    ("tok=256,cap=256", "token-conditional + budget forcing"), ("steps=8", "step-conditional"),
+    ("steps=8,cap=800", "step-conditional + budget forcing"), ("class=long", "class-conditional"),
+    ("class=short", "class-conditional"), ("class=medium", None), ("open:cap=256", None),
 ])
 def test_classification(setting, method):
     m = method_of(setting)
@@ -153,3 +156,43 @@ def test_budget_forcing_without_budget_is_named():
 def test_missing_column():
     with pytest.raises(InputFileError, match=r"model 'm' on eval set 'e': missing column\(s\) \['budget'\]"):
         setting_points(table().drop(columns="budget"), model="m", evalset="e")
+
+
+def crow(qid, setting, budget, tokens, correct, thinking="t"):
+    return (qid, setting, budget, 0, 0, thinking, "a", tokens, "stop", "1" if correct else "2", correct)
+
+
+def test_conditional_methods_by_hand():
+    """Control of the conditional methods, measured from the samples (hand-computed):
+
+    tok=64: mean 50 <= 64 -> within; tok=32: mean 40 > 32 -> not: token-conditional control 50 %.
+    tok=32,cap=32: mean 30 <= cap 32 -> 100 %.
+    steps=2: 3 and 1 markers, mean 2 <= 2 -> within; steps=1: 2 markers > 1 -> not: 50 %.
+    class=long: mean 120 >= plain cap=256's 100 -> within; class=short: 110 > 100 -> not: 50 %.
+    """
+    m = "<|im_start|>{} steps left\n"
+    three, one, two = m.format(3) + m.format(2) + m.format(1), m.format(1), m.format(2) + m.format(1)
+    rows = [
+        crow("q1", "tok=64", 256, 40, True), crow("q2", "tok=64", 256, 60, False),
+        crow("q1", "tok=32", 256, 40, True), crow("q2", "tok=32", 256, 40, True),
+        crow("q1", "tok=32,cap=32", 32, 30, False), crow("q2", "tok=32,cap=32", 32, 30, True),
+        crow("q1", "steps=2", 256, 90, True, three), crow("q2", "steps=2", 256, 30, False, one),
+        crow("q1", "steps=1", 256, 60, False, two), crow("q2", "steps=1", 256, 60, False, two),
+        crow("q1", "cap=256", 256, 100, True), crow("q2", "cap=256", 256, 100, False),
+        crow("q1", "class=long", 256, 140, True), crow("q2", "class=long", 256, 100, True),
+        crow("q1", "class=short", 256, 100, False), crow("q2", "class=short", 256, 120, False),
+    ]
+    got = method_rows(pd.DataFrame(rows, columns=COLS), model="m", evalset="e").set_index("method")
+    assert got.loc["token-conditional", "control"] == pytest.approx(0.5)
+    assert got.loc["token-conditional + budget forcing", "control"] == pytest.approx(1.0)
+    assert got.loc["step-conditional", "control"] == pytest.approx(0.5)
+    assert got.loc["class-conditional", "control"] == pytest.approx(0.5)
+    assert got.loc["budget forcing", "control"] == pytest.approx(1.0)
+    # token-conditional: (50 tokens, 50 %) and (40 tokens, 100 %): slope per doubling (50 - 100) / log2(50 / 40)
+    assert got.loc["token-conditional", "scaling"] == pytest.approx(-50 / math.log2(50 / 40))
+    assert got.loc["token-conditional", "performance"] == pytest.approx(100.0)
+    assert got.loc["class-conditional", "n_settings"] == 2
+    # without a plain setting at the same cap there is nothing to hold the class prompts to
+    no_ref = pd.DataFrame([r for r in rows if r[1] != "cap=256"], columns=COLS)
+    assert math.isnan(method_rows(no_ref, model="m", evalset="e").set_index("method")
+                      .loc["class-conditional", "control"])

@@ -19,7 +19,7 @@ def points(evalsets=("aime24", "math500")) -> pd.DataFrame:
         rows.append((e, "rejection sampling", "s1k", "rs:cap=1024", 1024, 700, 25 + k))
         for n, tokens, acc in ((1, 800, 15), (4, 3200, 22), (16, 12800, 30)):
             rows.append((e, "majority voting", "s1k", f"maj@{n}", float("nan"), tokens, acc + k))
-    return pd.DataFrame(rows, columns=POINT_COLUMNS)
+    return pd.DataFrame(rows, columns=POINT_COLUMNS[:-1]).assign(within=float("nan"))
 
 
 @pytest.mark.parametrize(("setting", "label"), [
@@ -67,6 +67,26 @@ def test_several_models_get_their_own_lines():
     fig = scaling_figure(pts)
     assert len(fig.axes[0].get_lines()) == 8  # per model: caps, caps with Waits, rejection sampling, votes
     assert "budget forcing (sequential), random" in [t.get_text() for t in fig.legends[0].get_texts()]
+
+
+def test_length_control_methods_get_a_row_of_their_own(tmp_path):
+    extra = []
+    for e in ("aime24", "math500"):
+        for n, tokens, acc in ((64, 70, 10), (128, 90, 12)):
+            extra.append((e, "token-conditional", "tokencond", f"tok={n}", 512, tokens, acc, 0.5))
+            extra.append((e, "token-conditional + budget forcing", "tokencond", f"tok={n},cap={n}", n, n - 5, acc, 1.0))
+        extra.append((e, "class-conditional", "s1k", "class=long", 512, 900, 33, 1.0))
+    pts = pd.concat([points(), pd.DataFrame(extra, columns=POINT_COLUMNS)], ignore_index=True)
+    fig = scaling_figure(pts)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles == ["aime24", "math500", "aime24: length control", "math500: length control"]
+    bottom = fig.axes[2]
+    kinds = {line.get_label().split(",")[0] for line in bottom.get_lines()}
+    assert {"token-conditional", "token-conditional + budget forcing", "class-conditional",
+            "budget forcing (sequential)", "rejection sampling"} <= kinds
+    assert not any("Wait" in k or "majority" in k for k in kinds)  # the bottom row has no Wait lines, no votes
+    assert "long" in [t.get_text() for t in bottom.texts]
+    plot_scaling(pts, tmp_path / "s.png", tmp_path / "s.pdf")
 
 
 def test_bad_input(tmp_path):

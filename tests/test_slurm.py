@@ -109,6 +109,7 @@ def small_slurm_config(tmp_path: Path) -> Path:
     cfg["evaluation"].update(caps=[16], waits=[0], rejection_caps=[], parallel_models=[],
                              ablation={"cap": 16, "waits": 0})
     cfg["training"]["protect_models"] = True
+    cfg["conditional"].update(models=[], class_models=[])
     path = tmp_path / "slurm.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path

@@ -30,6 +30,18 @@ def test_open_plan_runs_every_setting_open():
         plan_from_config({"caps": [256], "rejection_caps": [64], "open": True}, seed=0)
 
 
+def test_plan_with_conditional_settings():
+    cond = [{"condition": "tokens", "condition_value": 64, "cap": 256, "forced": False},
+            {"condition": "tokens", "condition_value": 64, "cap": 64, "forced": True}]
+    only = plan_from_config({"caps": [], "waits": [0], "conditional": cond}, seed=0)
+    assert [s.name for s in only.settings] == ["tok=64", "tok=64,cap=64"]
+    both = plan_from_config({"caps": [256], "conditional": [{"condition": "class", "condition_value": "long",
+                                                             "cap": 256, "forced": False}]}, seed=0)
+    assert [s.name for s in both.settings] == ["cap=256", "class=long"]
+    with pytest.raises(ConfigError, match="expected the keys"):
+        plan_from_config({"conditional": [{"condition": "tokens", "budget": 64}]}, seed=0)
+
+
 def test_read_samples_checks_the_columns(tmp_path):
     rows = [{"qid": "q1", "setting": "cap=8", "budget": 8, "num_wait": 0, "sample": 0, "thinking": "t", "answer": "a",
              "thinking_tokens": 8, "finish": "cap", "extracted": "1", "correct": True}]

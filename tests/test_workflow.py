@@ -113,12 +113,22 @@ def test_e2e_builds_pool_features_subsets_and_models(e2e):
         assert sft_report["examples"] == funnel["subsets"][name]["count"]
     AutoModelForCausalLM.from_pretrained(res / "models" / "sft" / "s1k")
     AutoTokenizer.from_pretrained(res / "models" / "sft" / "s1k")
+    # the length-controlled models: s1k's questions, with the budget sentence and countdown markers
+    for name, unit in (("tokencond", "tokens"), ("stepcond", "steps")):
+        sft = pd.read_parquet(res / "sft" / f"{name}.parquet")
+        report = json.loads((res / "sft" / f"{name}.json").read_text())
+        assert len(sft) == len(s1k) and report["control"] == unit and report["chunk_tokens"] == 8
+        assert sft["text"].str.contains(f"Think for up to \\d+ {unit}\\.<\\|im_end\\|>").all()
+        assert sft["text"].str.contains("<|im_start|>think\n<|im_start|>", regex=False).all()
+        metrics = json.loads((res / "models" / "sft" / name / "train_metrics.json").read_text())
+        assert metrics["world_size"] == 2 and metrics["zero_stage"] == 3
 
 
 def test_e2e_subsets_are_byte_identical_in_another_directory(e2e, tmp_path):
     cfg = e2e_config()
     cfg["training"]["enabled"] = False
     cfg["evaluation"].update(scaling_models=[], parallel_models=[], open_models=[])
+    cfg["conditional"]["class_models"] = []
     r = snakemake(tmp_path / "b", cfg)
     assert r.returncode == 0, r.stderr[-3000:]
     assert not (tmp_path / "b" / "results" / "eval").exists()
@@ -132,8 +142,9 @@ def test_e2e_sweeps_run_each_models_settings(e2e):
     """s1k: caps x waits plus rejection sampling; base: its own response at the ablation cap plus the
     majority vote; the other subsets: the ablation setting alone."""
     grid = {"cap=16", "cap=16,wait=1", "cap=auto", "cap=auto,wait=1"}
-    expected = {"s1k": grid | {"rs:cap=16"}, "base": {"open:cap=auto", "maj@4"},
-                **{name: {"cap=auto"} for name in SUBSET_NAMES if name != "s1k"}}
+    expected = {"s1k": grid | {"rs:cap=16", "class=long", "class=short"}, "base": {"open:cap=auto", "maj@4"},
+                **{name: {"cap=auto"} for name in SUBSET_NAMES if name != "s1k"},
+                "tokencond": {"tok=16", "tok=16,cap=16"}, "stepcond": {"steps=2", "steps=2,cap=16"}}
     for model, settings in expected.items():
         for evalset in EVAL_SET_NAMES:
             samples = pd.read_parquet(e2e.results / "eval" / model / evalset / "samples.parquet")
@@ -186,14 +197,19 @@ def test_e2e_methods_table(e2e):
     for evalset in EVAL_SET_NAMES:
         rows = methods[methods["evalset"] == evalset]
         by = {(r["method"], r["model"]): r for _, r in rows.iterrows()}
-        assert {("budget forcing", "s1k"), ("rejection sampling", "s1k"), ("majority voting", "base")} <= set(by)
+        # the seven rows of the paper's Table 3, and the parallel baseline
+        assert set(by) == {("budget forcing", "s1k"), ("token-conditional", "tokencond"),
+                           ("token-conditional + budget forcing", "tokencond"), ("step-conditional", "stepcond"),
+                           ("step-conditional + budget forcing", "stepcond"), ("class-conditional", "s1k"),
+                           ("rejection sampling", "s1k"), ("majority voting", "base")}
         for (method, _), r in by.items():
             if method == "majority voting":
                 assert pd.isna(r["control"]) and r["n_settings"] == 3  # maj@1, maj@2, maj@4
-            else:
+            else:  # class prompts: held to s1k's cap=auto, the limit they ran at
                 assert 0 <= r["control"] <= 1
             assert 0 <= r["performance"] <= 100
         assert by[("budget forcing", "s1k")]["n_settings"] == 4
+        assert by[("class-conditional", "s1k")]["n_settings"] == 2
 
 
 def test_e2e_second_run_has_nothing_to_do(e2e):
@@ -292,6 +308,15 @@ def test_open_scaling_model_is_a_config_error(tmp_path):
     assert "config key 'evaluation.open_models'" in out and "scaling_models" in out
 
 
+def test_conditional_config_errors(tmp_path):
+    cfg = e2e_config()
+    cfg["conditional"]["subset"] = "nope"
+    assert "config key 'conditional.subset'" in _config_error(tmp_path, cfg)
+    cfg = e2e_config()
+    cfg["conditional"]["class_models"] = ["bse"]
+    assert "config key 'conditional.class_models'" in _config_error(tmp_path, cfg)
+
+
 def test_evaluated_model_name_clash_is_a_config_error(tmp_path):
     cfg = e2e_config()
     cfg["evaluation"]["models"] = {"s1k": "results/models/base"}
@@ -379,6 +404,7 @@ def test_model_labels_and_sweeps_through_real_endpoints(tmp_path, monkeypatch):
                     "max_retries": 3}
         cfg = tiny_config()
         cfg["training"]["enabled"] = False
+        cfg["conditional"]["class_models"] = []
         cfg["synthetic"]["pool_size"] = 150
         cfg["selection"]["size"] = 30
         cfg["features"].update(teacher="api", teacher_api={**endpoint, "model": "teacher"}, teacher_grading="judge",
@@ -446,7 +472,7 @@ def test_paper_config_with_released_traces(tmp_path, paper, teacher, dataset, ru
     cfg["features"].update(teacher=teacher, teacher_dataset={"preset": dataset})
     out = paper_dry_run(tmp_path, cfg)
     assert {r for r in ("teacher_dataset", "teacher_traces") if f"rule {r}:" in out} == rules
-    assert len(_job_blocks(out, "train")) == 5
+    assert len(_job_blocks(out, "train")) == 7  # five subsets, the token- and step-conditional models
 
 
 @pytest.mark.parametrize("paper", ["s1-32b", "s1.1-32b"])
@@ -456,7 +482,8 @@ def test_paper_config_dry_run_requests_16_gpus_for_training(tmp_path, paper):
     the difficulty models on their tensor-parallel size."""
     out = paper_dry_run(tmp_path, paper)
     train_jobs = _job_blocks(out, "train")
-    assert len(train_jobs) == 5
+    assert len(train_jobs) == 7  # the five subsets and the token- and step-conditional models
+    assert "rule sft_control_data:" in out
     for block in train_jobs:
         resources = re.search(r"resources: (.*)", block).group(1)
         for want in ("gpu=16", "nodes=2", "mpi=srun", "tasks=2", "mem_mb=900000", "runtime=720"):

@@ -587,8 +587,14 @@ def _check_unique(settings: Sequence[Setting]) -> None:
 
 def _row(forcer: BudgetForcer, item: Item, setting: Setting, cap: int, sample: int, tokens: Sequence[int],
          finish: Finish, answer: tuple[str, list[int]]) -> SampleResult:
+    thinking = forcer.decode(tokens)
+    count = len(tokens)
+    if setting.markers:  # countdown markers are bookkeeping, not thinking: count the text without them
+        from s1flow.conditional import strip_markers
+
+        count = len(forcer._encode(strip_markers(thinking)))
     return SampleResult(qid=item.qid, setting=setting.name, budget=cap, num_wait=setting.num_wait, sample=sample,
-                        thinking=forcer.decode(tokens), answer=answer[0], thinking_tokens=len(tokens), finish=finish,
+                        thinking=thinking, answer=answer[0], thinking_tokens=count, finish=finish,
                         thinking_ids=list(tokens), answer_ids=answer[1])
 
 

@@ -314,13 +314,18 @@ def sweep_to_file(model: str | os.PathLike, benchmark: str | os.PathLike, out: s
 
 
 def plan_from_config(evaluation: dict, seed: int) -> SweepPlan:
-    """A SweepPlan from the ``evaluation`` config section (``open: true`` for the model's own responses)."""
+    """A SweepPlan from the ``evaluation`` config section (``open: true`` for the model's own responses;
+    ``conditional``: conditional settings, see :func:`conditional_setting`; with them, ``caps: []``
+    means no caps x waits grid)."""
     temp = float(evaluation.get("sampling_temperature", 1.0))
     open_ = bool(evaluation.get("open", False))
+    conditional = [conditional_setting(c) for c in evaluation.get("conditional") or []]
+    grid = [] if conditional and evaluation.get("caps") == [] else settings_grid(
+        list(evaluation.get("caps") or ["auto"]), list(evaluation.get("waits") or [0]),
+        min_thinking=int(evaluation.get("min_thinking", 0)), ignore_str=evaluation.get("ignore_str", "Wait"),
+        open=open_)
     return SweepPlan(
-        settings=settings_grid(list(evaluation.get("caps") or ["auto"]), list(evaluation.get("waits") or [0]),
-                               min_thinking=int(evaluation.get("min_thinking", 0)),
-                               ignore_str=evaluation.get("ignore_str", "Wait"), open=open_),
+        settings=grid + conditional,
         sampling=Sampling(temperature=float(evaluation.get("temperature", 0.0)),
                           samples=int(evaluation.get("samples", 1)), seed=seed),
         rejection_caps=list(evaluation.get("rejection_caps") or []),
@@ -331,6 +336,15 @@ def plan_from_config(evaluation: dict, seed: int) -> SweepPlan:
         majority_sampling=Sampling(temperature=temp, seed=seed),
         open=open_,
     )
+
+
+def conditional_setting(spec: dict) -> Setting:
+    """A conditional setting from its config form: condition, condition_value, cap, forced."""
+    unknown = sorted(set(spec) - {"condition", "condition_value", "cap", "forced"})
+    if unknown or "condition" not in spec:
+        raise ConfigError(f"conditional setting {spec}: expected the keys condition, condition_value, cap, forced")
+    return Setting(cap=spec.get("cap", "auto"), condition=spec["condition"],
+                   condition_value=spec.get("condition_value"), forced=bool(spec.get("forced", True)))
 
 
 def delimiters_from_config(generation: dict):

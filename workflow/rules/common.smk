@@ -30,8 +30,16 @@ if len(set(ALIASES)) != len(ALIASES):
 TRAINING = config["training"]
 TRAINED_SUBSETS = [s for s in (TRAINING.get("subsets") or SUBSETS) if s in SUBSETS] if TRAINING["enabled"] else []
 EVALUATION = config["evaluation"]
+# length-controlled models (Table 3): name -> control kind, fine-tuned on conditional.subset
+SUBSET_NAMES = ["s1k", "random", "diverse", "longest", "full"]
+CONTROL_NAMES = ["tokencond", "stepcond"]
+CONDITIONAL = config["conditional"]
+CONTROL_MODELS = {CONTROL_NAMES[0 if k == "tokens" else 1]: k for k in CONDITIONAL["models"]} \
+    if TRAINING["enabled"] else {}
+# every fine-tuned model: the subsets, then the length-controlled models
+TRAINED_MODELS = TRAINED_SUBSETS + list(CONTROL_MODELS)
 # name -> model directory / hub id
-EVAL_MODELS = {s: f"results/models/sft/{s}" for s in TRAINED_SUBSETS}
+EVAL_MODELS = {s: f"results/models/sft/{s}" for s in TRAINED_MODELS}
 if TRAINING["enabled"]:
     EVAL_MODELS["base"] = TRAINING["base_model"]
 for _name, _model in EVALUATION["models"].items():
@@ -46,9 +54,9 @@ def _check_evaluated(key, names):
     for name in names:
         if name in EVAL_MODELS:
             continue
-        if name in ("s1k", "random", "diverse", "longest", "full", "base") and not TRAINING["enabled"]:
+        if name in (*SUBSET_NAMES, "base") and not TRAINING["enabled"]:
             why = f"'{name}' is evaluated only when training.enabled is true"
-        elif name in ("s1k", "random", "diverse", "longest", "full"):
+        elif name in SUBSET_NAMES:
             why = (f"subset '{name}' is not trained (selection.subsets: {SUBSETS}, "
                    f"training.subsets: {TRAINING.get('subsets') or 'all'})")
         else:
@@ -67,6 +75,14 @@ _check_evaluated("evaluation.open_models", OPEN_MODELS)
 if set(OPEN_MODELS) & set(SCALING_MODELS):
     raise ValueError(f"config key 'evaluation.open_models': {sorted(set(OPEN_MODELS) & set(SCALING_MODELS))} "
                      f"also in evaluation.scaling_models; a budget-forcing curve needs budget forcing")
+CLASS_MODELS = list(dict.fromkeys(CONDITIONAL["class_models"]))
+_check_evaluated("conditional.class_models", CLASS_MODELS)
+if set(OPEN_MODELS) & set(CLASS_MODELS):
+    raise ValueError(f"config key 'conditional.class_models': {sorted(set(OPEN_MODELS) & set(CLASS_MODELS))} "
+                     f"also in evaluation.open_models; open models run no class prompts")
+if CONTROL_MODELS and CONDITIONAL["subset"] not in TRAINED_SUBSETS:
+    raise ValueError(f"config key 'conditional.subset': '{CONDITIONAL['subset']}' is not a trained subset "
+                     f"({TRAINED_SUBSETS}); the length-controlled models are fine-tuned on its traces")
 ABLATION = EVALUATION["ablation"]
 # the scaling models' grid, with plan_from_config's fallbacks for empty lists
 GRID_CAPS, GRID_WAITS = list(EVALUATION["caps"] or ["auto"]), list(EVALUATION["waits"] or [0])
@@ -113,7 +129,8 @@ def _alternatives(names):
 wildcard_constraints:
     source=_alternatives(SOURCES),
     evalset=_alternatives(EVAL_SETS),
-    subset=_alternatives(["s1k", "random", "diverse", "longest", "full"]),
+    subset=_alternatives(SUBSET_NAMES + CONTROL_NAMES),
+    control_model=_alternatives(CONTROL_NAMES),
     alias=_alternatives(ANSWERING_MODELS),
     model=_alternatives(TINY_MODELS),
     evalmodel=_alternatives(EVAL_MODELS),
@@ -214,7 +231,7 @@ def difficulty_model_files(wildcards):
 
 def eval_model_files(wildcards):
     """A fine-tuned subset model's config.json (made by the train rule), else the model's files."""
-    if wildcards.evalmodel in TRAINED_SUBSETS:
+    if wildcards.evalmodel in TRAINED_MODELS:
         return [f"results/models/sft/{wildcards.evalmodel}/config.json"]
     return model_files(EVAL_MODELS[wildcards.evalmodel])
 
@@ -252,7 +269,7 @@ def subset_detail_files(wildcards):
 
 
 def trained_model_files():
-    return [f"results/models/sft/{s}/config.json" for s in TRAINED_SUBSETS]
+    return [f"results/models/sft/{s}/config.json" for s in TRAINED_MODELS]
 
 
 def samples_file(model, evalset):
@@ -269,7 +286,7 @@ def report_files():
     if not (TRAINING["enabled"] and EVAL_SETS):
         return []
     files = [f"results/report/ablation.{ext}" for ext in ("md", "csv", "tex")]
-    if SCALING_MODELS or PARALLEL_MODELS:
+    if SCALING_MODELS or PARALLEL_MODELS or CONTROL_MODELS or CLASS_MODELS:
         files += [f"results/report/methods.{ext}" for ext in ("md", "csv")]
         files += [f"results/report/scaling.{ext}" for ext in ("png", "pdf")]
     return files
@@ -312,6 +329,11 @@ def train_inputs(wildcards):
 
 def sft_data_inputs(wildcards):
     return {"subset": f"results/subsets/{wildcards.subset}.parquet", "model": model_files(training_base_model())}
+
+
+def sft_control_inputs(wildcards):
+    """A length-controlled model learns from the rows of conditional.subset."""
+    return {"subset": f"results/subsets/{CONDITIONAL['subset']}.parquet", "model": model_files(training_base_model())}
 
 
 def train_checkpoint_dir(wildcards):
@@ -414,7 +436,28 @@ def model_evaluation(wildcards):
     else:
         plan.update(caps=[ABLATION["cap"]], waits=[ABLATION["waits"]], rejection_caps=[])
     plan["majority_samples"] = EVALUATION["majority_samples"] if name in PARALLEL_MODELS else 0
+    if conditional_settings(name):  # the key only where it is used, so other sweeps keep their params
+        plan["conditional"] = conditional_settings(name)
+    if name in CONTROL_MODELS:  # a length-controlled model runs its own prompts only
+        plan.update(caps=[], waits=[0], rejection_caps=[])
     return plan
+
+
+def conditional_settings(name):
+    """The conditional settings of a model (s1flow.budget.Setting fields): its budgets alone and with
+    budget forcing for a length-controlled model, the two class prompts for a class model."""
+    limit = CONDITIONAL["limit"]
+    kind = CONTROL_MODELS.get(name)
+    out = []
+    if kind:
+        budgets = CONDITIONAL["token_budgets"] if kind == "tokens" else CONDITIONAL["step_budgets"]
+        per = 1 if kind == "tokens" else CONDITIONAL["chunk_tokens"]
+        for n in budgets:
+            out.append({"condition": kind, "condition_value": n, "cap": limit, "forced": False})
+            out.append({"condition": kind, "condition_value": n, "cap": n * per, "forced": True})
+    if name in CLASS_MODELS:
+        out += [{"condition": "class", "condition_value": c, "cap": limit, "forced": False} for c in ("long", "short")]
+    return out
 
 
 def ablation_tables():
@@ -424,7 +467,8 @@ def ablation_tables():
 
 def method_tables():
     """(model, eval set) of every samples table of the method comparison and the scaling figure."""
-    return [(m, e) for m in dict.fromkeys(SCALING_MODELS + PARALLEL_MODELS) for e in EVAL_SETS]
+    models = SCALING_MODELS + PARALLEL_MODELS + list(CONTROL_MODELS) + CLASS_MODELS
+    return [(m, e) for m in dict.fromkeys(models) for e in EVAL_SETS]
 
 
 def ablation_samples(wildcards):

@@ -12,10 +12,32 @@ rule sft_data:
         block_size=config["training"]["block_size"],
     log:
         "logs/sft/{subset}.log",
+    wildcard_constraints:
+        subset=_alternatives(SUBSET_NAMES),
     conda:
         "../../envs/train.yaml"
     script:
         "../scripts/sft_data.py"
+
+
+# the length-controlled models' data (Table 3): conditional.subset's traces with countdown markers
+rule sft_control_data:
+    input:
+        unpack(sft_control_inputs),
+    output:
+        sft="results/sft/{control_model}.parquet",
+        report="results/sft/{control_model}.json",
+    params:
+        tokenizer=training_base_model(),
+        block_size=config["training"]["block_size"],
+        control=lambda wildcards: CONTROL_MODELS[wildcards.control_model],
+        chunk_tokens=config["conditional"]["chunk_tokens"],
+    log:
+        "logs/sft/{control_model}.log",
+    conda:
+        "../../envs/train.yaml"
+    script:
+        "../scripts/sft_control_data.py"
 
 
 rule train:

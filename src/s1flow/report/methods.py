@@ -1,9 +1,18 @@
-"""The test-time scaling method comparison (the paper's Table 3 and Figure 4's points).
+"""The test-time scaling method comparison (the paper's Table 3 and Figures 4-6's points).
 
 Settings of a samples table are sorted into methods by :data:`METHODS` (first match wins):
-budget forcing (``cap=...``, sequential scaling), rejection sampling (``rs:cap=...``) and
-majority voting (``maj@N``, parallel scaling, expanded into k = 1, 2, 4, ..., N votes).
-Each method gets the paper's Control, Scaling and Performance over its points.
+budget forcing (``cap=...``, sequential scaling), token-conditional control alone
+(``tok=N``) and with budget forcing (``tok=N,cap=B``), step-conditional control alone
+(``steps=N``) and with budget forcing (``steps=N,cap=B``), class-conditional control
+(``class=long`` / ``class=short``), rejection sampling (``rs:cap=...``) and majority voting
+(``maj@N``, parallel scaling, expanded into k = 1, 2, 4, ..., N votes). Each method gets the
+paper's Control, Scaling and Performance over its points.
+
+Control is measured per point from the samples (``within``: 1 when the point stayed within
+its budget): a capped setting's mean thinking tokens against its cap; a token-conditional
+setting's against the N its prompt states; a step-conditional setting's mean step count
+(its markers) against its N steps; a class-conditional setting's mean thinking against the
+same model's plain setting at the same cap (long: at least as long, short: at most as long).
 """
 
 from __future__ import annotations
@@ -26,17 +35,23 @@ from s1flow.report import metrics
 
 log = logging.getLogger(__name__)
 
-POINT_COLUMNS = ["evalset", "method", "model", "setting", "budget", "mean_thinking_tokens", "accuracy"]
+POINT_COLUMNS = ["evalset", "method", "model", "setting", "budget", "mean_thinking_tokens", "accuracy", "within"]
 METHOD_COLUMNS = ["evalset", "method", "model", "control", "scaling", "scaling_per_1k", "performance", "n_settings"]
 
 _MAJ_RE = re.compile(r"maj@(\d+)")
+_TOK_RE = re.compile(r"tok=(\d+)")
+_STEPS_RE = re.compile(r"steps=(\d+)")
+_CLASS_RE = re.compile(r"class=(long|short)")
+_FORCED_RE = re.compile(r"(?:tok|steps)=\d+,cap=\S+")
 
 
 @dataclass(frozen=True)
 class Method:
     """How one method's settings are recognised and measured.
 
-    `budgeted`: its settings have a thinking cap (the ``budget`` column), so Control applies.
+    `budgeted`: Control applies; `limit` says what a point is held to: ``cap`` (the
+    ``budget`` column, in thinking tokens), ``tokens`` / ``steps`` (the N the prompt states)
+    or ``class`` (the plain setting of the same model and cap).
     `votes`: a ``maj@N`` setting becomes points k = 1, 2, 4, ..., N whose compute is the
     total thinking of the k voting samples; otherwise compute is the mean thinking per sample.
     """
@@ -45,10 +60,18 @@ class Method:
     matches: Callable[[str], bool]
     budgeted: bool
     votes: bool = False
+    limit: str = "cap"
 
 
 METHODS: list[Method] = [
     Method("budget forcing", lambda s: s.startswith("cap="), budgeted=True),
+    Method("token-conditional", lambda s: _TOK_RE.fullmatch(s) is not None, budgeted=True, limit="tokens"),
+    Method("token-conditional + budget forcing", lambda s: s.startswith("tok=") and _FORCED_RE.fullmatch(s) is not None,
+           budgeted=True),
+    Method("step-conditional", lambda s: _STEPS_RE.fullmatch(s) is not None, budgeted=True, limit="steps"),
+    Method("step-conditional + budget forcing",
+           lambda s: s.startswith("steps=") and _FORCED_RE.fullmatch(s) is not None, budgeted=True),
+    Method("class-conditional", lambda s: _CLASS_RE.fullmatch(s) is not None, budgeted=True, limit="class"),
     Method("rejection sampling", lambda s: s.startswith("rs:cap="), budgeted=True),
     Method("majority voting", lambda s: _MAJ_RE.fullmatch(s) is not None, budgeted=False, votes=True),
 ]
@@ -86,8 +109,40 @@ def _vote_points(rows: pd.DataFrame, setting: str, where: str) -> list[dict]:
         sub = rows[rows["sample"] < k]
         tokens = pd.to_numeric(sub["thinking_tokens"], errors="coerce").groupby(sub["qid"], sort=False).sum()
         out.append({"setting": f"maj@{k}", "budget": math.nan, "mean_thinking_tokens": float(tokens.mean()),
-                    "accuracy": _accuracy(sub, where)})
+                    "accuracy": _accuracy(sub, where), "within": math.nan})
     return out
+
+
+def _within(method: Method, setting: str, rows: pd.DataFrame, budget: float, tokens: float, where: str) -> float:
+    """1.0 when the point stayed within its budget, 0.0 when not (class-conditional: filled in later)."""
+    try:
+        if method.limit == "cap":
+            return metrics.control([budget], [tokens], settings=[setting])
+        if method.limit == "tokens":
+            return metrics.control([int(_TOK_RE.fullmatch(setting).group(1))], [tokens], settings=[setting])
+        if method.limit == "steps":
+            from s1flow.conditional import count_steps
+
+            steps = rows["thinking"].astype(str).map(count_steps).mean()
+            return metrics.control([int(_STEPS_RE.fullmatch(setting).group(1))], [steps], settings=[setting])
+    except InputFileError as exc:
+        raise InputFileError(f"{where}, {method.name}: {exc}") from exc
+    return math.nan
+
+
+def _class_within(points: list[dict]) -> None:
+    """Class-conditional control: long at least as long as, short at most as long as the plain
+    budget-forcing setting (no Waits) at the same cap; NaN without one."""
+    plain = {p["budget"]: p["mean_thinking_tokens"] for p in points
+             if p["method"] == "budget forcing" and "," not in p["setting"]}
+    for p in points:
+        if p["method"] != "class-conditional":
+            continue
+        ref = plain.get(p["budget"])
+        if ref is None:
+            continue
+        longer = _CLASS_RE.fullmatch(p["setting"]).group(1) == "long"
+        p["within"] = float(p["mean_thinking_tokens"] >= ref if longer else p["mean_thinking_tokens"] <= ref)
 
 
 def setting_points(samples: pd.DataFrame, *, model: str, evalset: str) -> pd.DataFrame:
@@ -97,7 +152,8 @@ def setting_points(samples: pd.DataFrame, *, model: str, evalset: str) -> pd.Dat
     :func:`s1flow.grading.per_question_correct`); settings no method claims are left out.
     """
     where = f"samples of model '{model}' on eval set '{evalset}'"
-    require_columns(samples, ["qid", "setting", "budget", "sample", "thinking_tokens", "extracted", "correct"], where)
+    require_columns(samples, ["qid", "setting", "budget", "sample", "thinking", "thinking_tokens", "extracted",
+                              "correct"], where)
     by_method: dict[str, list[dict]] = {m.name: [] for m in METHODS}
     vote_settings = []
     for setting, rows in samples.groupby("setting", sort=False):
@@ -110,15 +166,17 @@ def setting_points(samples: pd.DataFrame, *, model: str, evalset: str) -> pd.Dat
             vote_settings.append(setting)
             by_method[method.name] += _vote_points(rows, setting, where)
             continue
-        tokens = pd.to_numeric(rows["thinking_tokens"], errors="coerce")
-        by_method[method.name].append({"setting": setting, "budget": _budget(rows),
-                                       "mean_thinking_tokens": float(tokens.mean()),
-                                       "accuracy": _accuracy(rows, where)})
+        tokens = float(pd.to_numeric(rows["thinking_tokens"], errors="coerce").mean())
+        budget = _budget(rows)
+        by_method[method.name].append({"setting": setting, "budget": budget, "mean_thinking_tokens": tokens,
+                                       "accuracy": _accuracy(rows, where),
+                                       "within": _within(method, setting, rows, budget, tokens, where)})
     if len(vote_settings) > 1:
         raise InputFileError(f"{where}: several majority-voting settings {vote_settings}; expected at most one")
     rows = [{"evalset": evalset, "method": name, "model": model, **p} for name, pts in by_method.items() for p in pts]
+    _class_within(rows)
     return pd.DataFrame(rows, columns=POINT_COLUMNS).astype({"budget": float, "mean_thinking_tokens": float,
-                                                             "accuracy": float})
+                                                             "accuracy": float, "within": float})
 
 
 def method_points(tables: Mapping[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
@@ -129,11 +187,8 @@ def method_points(tables: Mapping[tuple[str, str], pd.DataFrame]) -> pd.DataFram
 
 def _metrics(points: pd.DataFrame, method: Method, where: str) -> dict:
     tokens, acc = points["mean_thinking_tokens"].to_numpy(), points["accuracy"].to_numpy()
-    try:
-        control = (metrics.control(points["budget"], tokens, settings=list(points["setting"]))
-                   if method.budgeted else math.nan)
-    except InputFileError as exc:
-        raise InputFileError(f"{where}, {method.name}: {exc}") from exc
+    within = points["within"].dropna()
+    control = float(within.mean()) if method.budgeted and len(within) else math.nan
     positive = tokens > 0  # log2 is undefined at zero thinking tokens
     return {"control": control,
             "scaling": metrics.scaling(np.log2(tokens[positive]), acc[positive]),

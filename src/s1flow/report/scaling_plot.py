@@ -1,4 +1,9 @@
-"""The test-time scaling figure: accuracy against average thinking tokens, one panel per eval set."""
+"""The test-time scaling figure: accuracy against average thinking tokens, one panel per eval set.
+
+The first row compares sequential and parallel scaling (the paper's Figures 1 and 4); when
+the points hold length-controlled methods, a second row compares them with budget forcing
+and rejection sampling (Figures 5 and 6).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,16 @@ STYLES: dict[str, tuple[str, str, str]] = {
     "budget forcing": ("budget forcing (sequential)", "#1f77b4", "o"),
     "majority voting": ("majority voting (parallel)", "#d62728", "s"),
     "rejection sampling": ("rejection sampling", "#2ca02c", "^"),
+    "token-conditional": ("token-conditional", "#9467bd", "D"),
+    "token-conditional + budget forcing": ("token-conditional + budget forcing", "#e377c2", "P"),
+    "step-conditional": ("step-conditional", "#8c564b", "v"),
+    "step-conditional + budget forcing": ("step-conditional + budget forcing", "#bcbd22", "X"),
+    "class-conditional": ("class-conditional", "#17becf", "*"),
 }
+#: methods of the length-control row, and those of both rows
+CONTROL_METHODS = ["token-conditional", "token-conditional + budget forcing", "step-conditional",
+                   "step-conditional + budget forcing", "class-conditional"]
+SHARED_METHODS = ["budget forcing", "rejection sampling"]
 _EXTRA = [("#9467bd", "D"), ("#8c564b", "v"), ("#e377c2", "P"), ("#7f7f7f", "X")]
 _LINESTYLES = ["-", "--", ":", "-."]
 _WAIT_LINE = (0, (1, 1.5))  # dotted: a curve of extended thinking (Waits)
@@ -39,6 +53,10 @@ def point_label(setting: str) -> str:
     setting = str(setting)
     if m := re.fullmatch(r"maj@(\d+)", setting):
         return f"@{m.group(1)}"
+    if m := re.fullmatch(r"(tok|steps)=(\d+)(?:,cap=\S+)?", setting):
+        return m.group(2) + ("s" if m.group(1) == "steps" else "")
+    if m := re.fullmatch(r"class=(\w+)", setting):
+        return m.group(1)
     body = setting.removeprefix("rs:")
     parts = dict(p.split("=", 1) for p in body.split(",") if "=" in p)
     if "cap" not in parts:
@@ -118,15 +136,55 @@ def _place_labels(fig: Figure, ax: Axes, labels: list[tuple[float, float, str, s
         ann = ax.annotate(text, (x, y), xytext=(0, 0), textcoords="offset points", fontsize=6.5, color=colour)
         ann.set_in_layout(False)
         order = [_PREFERRED.get(method, _ABOVE)] + _CANDIDATES
-        for dx, dy, ha, va in order + [order[0]]:
+        for dx, dy, ha, va in order:
             ann.set_position((dx, dy))
             ann.set_ha(ha)
             ann.set_va(va)
             box = ann.get_window_extent(renderer)
             inside = frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1)
             if inside and not _overlaps(box, obstacles):
+                obstacles.append(box)
                 break
-        obstacles.append(ann.get_window_extent(renderer))
+        else:  # no free place around a crowded point: leave it unlabelled rather than print over text
+            ann.remove()
+            log.info("scaling plot: no room for the label %r at (%.0f, %.1f)", text, x, y)
+
+
+def _draw(ax: Axes, panel: pd.DataFrame, models: list[str], extra: list[str], handles: dict[str, Line2D],
+          *, waits: bool = True) -> list[tuple[float, float, str, str, str]]:
+    """One panel's lines (one per method, model and Wait count); returns the point labels to place."""
+    labels = []
+    for (method, model), group in panel.groupby(["method", "model"], sort=False):
+        name, colour, marker = _style(str(method), extra.index(method) if method in extra else 0)
+        m = models.index(str(model))  # later models: other dash pattern, open markers
+        counts = wait_count(group["setting"])
+        if not waits:
+            group, counts = group[counts == 0], counts[counts == 0]
+        # one line per Wait count: extending the thinking is another curve than capping it
+        for n_wait, series in group.groupby(counts, sort=True):
+            label = name if not n_wait else f"{name} + {n_wait} Wait{'s' if n_wait > 1 else ''}"
+            label = label if len(models) == 1 else f"{label}, {model}"
+            series = series.sort_values("mean_thinking_tokens", kind="stable")
+            x, y = series["mean_thinking_tokens"].to_numpy(), series["accuracy"].to_numpy()
+            (line,) = ax.plot(x, y, color=colour, marker=marker, markersize=4.5, linewidth=1.4,
+                              linestyle=_LINESTYLES[m % len(_LINESTYLES)] if not n_wait else _WAIT_LINE,
+                              alpha=1.0 if not n_wait else 0.7, label=label,
+                              markerfacecolor=colour if m == 0 else "white")
+            handles.setdefault(label, line)
+            labels += [(xi, yi, point_label(s), colour, str(method))
+                       for xi, yi, s in zip(x, y, series["setting"], strict=True)]
+    lo, hi = panel["mean_thinking_tokens"].min(), panel["mean_thinking_tokens"].max()
+    ax.set_xscale("log", base=2)
+    ax.set_xlim(lo / 1.35, hi * 1.35)
+    ax.xaxis.set_major_locator(FixedLocator(_log2_ticks(lo / 1.35, hi * 1.35)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{round(v):d}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.margins(y=0.14)
+    ax.set_xlabel("Average thinking tokens", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.grid(True, color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    return labels
 
 
 def scaling_figure(points: pd.DataFrame, *, title: str | None = None) -> Figure:
@@ -136,47 +194,30 @@ def scaling_figure(points: pd.DataFrame, *, title: str | None = None) -> Figure:
     models = list(dict.fromkeys(points["model"].astype(str)))
     methods = list(dict.fromkeys(points["method"].astype(str)))
     extra = [m for m in methods if m not in STYLES]
+    control = points["method"].isin(CONTROL_METHODS)
+    # (title suffix, points, draw Wait lines) of each row of panels
+    rows = [("", points[~control], True)]
+    if control.any():
+        rows.append((": length control", points[control | points["method"].isin(SHARED_METHODS)], False))
     ncols = min(len(evalsets), 4)
-    nrows = math.ceil(len(evalsets) / ncols)
+    per_row = math.ceil(len(evalsets) / ncols)
     width = max(1.0 + 3.9 * ncols, 5.6)
-    fig = Figure(figsize=(width, 1.1 + 3.3 * nrows), layout="constrained")
+    fig = Figure(figsize=(width, 1.1 + 3.3 * per_row * len(rows)), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    grid = fig.subplots(per_row * len(rows), ncols, squeeze=False)
     handles: dict[str, Line2D] = {}
-    labels: dict[int, list[tuple[float, float, str, str, str]]] = {}
-    for i, (ax, evalset) in enumerate(zip(axes, evalsets, strict=False)):
-        panel = points[points["evalset"].astype(str) == evalset]
-        labels[i] = []
-        for (method, model), group in panel.groupby(["method", "model"], sort=False):
-            name, colour, marker = _style(str(method), extra.index(method) if method in extra else 0)
-            m = models.index(str(model))  # later models: other dash pattern, open markers
-            # one line per Wait count: extending the thinking is another curve than capping it
-            for waits, series in group.groupby(wait_count(group["setting"]), sort=True):
-                label = name if not waits else f"{name} + {waits} Wait{'s' if waits > 1 else ''}"
-                label = label if len(models) == 1 else f"{label}, {model}"
-                series = series.sort_values("mean_thinking_tokens", kind="stable")
-                x, y = series["mean_thinking_tokens"].to_numpy(), series["accuracy"].to_numpy()
-                (line,) = ax.plot(x, y, color=colour, marker=marker, markersize=4.5, linewidth=1.4,
-                                  linestyle=_LINESTYLES[m % len(_LINESTYLES)] if not waits else _WAIT_LINE,
-                                  alpha=1.0 if not waits else 0.7, label=label,
-                                  markerfacecolor=colour if m == 0 else "white")
-                handles.setdefault(label, line)
-                labels[i] += [(xi, yi, point_label(s), colour, str(method))
-                              for xi, yi, s in zip(x, y, series["setting"], strict=True)]
-        lo, hi = panel["mean_thinking_tokens"].min(), panel["mean_thinking_tokens"].max()
-        ax.set_xscale("log", base=2)
-        ax.set_xlim(lo / 1.35, hi * 1.35)
-        ax.xaxis.set_major_locator(FixedLocator(_log2_ticks(lo / 1.35, hi * 1.35)))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{round(v):d}"))
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.margins(y=0.14)
-        ax.set_title(evalset, fontsize=10)
-        ax.set_xlabel("Average thinking tokens", fontsize=9)
-        ax.tick_params(labelsize=8)
-        ax.grid(True, color="#dddddd", linewidth=0.6)
-        ax.set_axisbelow(True)
-    for ax in axes[len(evalsets):]:
-        ax.set_visible(False)
+    placed: list[tuple[Axes, list]] = []
+    for r, (suffix, pts, waits) in enumerate(rows):
+        axes = grid[r * per_row:(r + 1) * per_row].ravel()
+        for ax, evalset in zip(axes, evalsets, strict=False):
+            panel = pts[pts["evalset"].astype(str) == evalset]
+            if panel.empty:
+                ax.set_visible(False)
+                continue
+            placed.append((ax, _draw(ax, panel, models, extra, handles, waits=waits)))
+            ax.set_title(evalset + suffix, fontsize=10)
+        for ax in axes[len(evalsets):]:
+            ax.set_visible(False)
     fig.supylabel("Accuracy (%)", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=11)
@@ -184,8 +225,8 @@ def scaling_figure(points: pd.DataFrame, *, title: str | None = None) -> Figure:
                ncol=max(1, min(len(handles), int(width // (2.5 if len(models) == 1 else 3.2)))),
                fontsize=8, frameon=False, handlelength=3)
     fig.draw_without_rendering()  # settle the layout before measuring where labels fit
-    for i, ax in enumerate(axes[:len(evalsets)]):
-        _place_labels(fig, ax, labels[i])
+    for ax, labels in placed:
+        _place_labels(fig, ax, labels)
     return fig
 
 

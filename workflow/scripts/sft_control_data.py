@@ -1,0 +1,14 @@
+from s1flow.logs import setup_logging, stage_errors
+from s1flow.train.stages import run_sft_data
+
+
+def main(sm):
+    setup_logging(sm.log[0])
+    with stage_errors():
+        run_sft_data(sm.input.subset, sm.params.tokenizer, sm.output.sft, sm.output.report,
+                     block_size=sm.params.block_size, control=sm.params.control,
+                     chunk_tokens=sm.params.chunk_tokens)
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821
