@@ -173,7 +173,7 @@ def test_the_launcher_finds_its_allocation_inside_a_slurm_job(cluster, tmp_path)
 
 
 @pytest.mark.slurm
-@pytest.mark.parametrize("paper", ["s1-32b"])
+@pytest.mark.parametrize("paper", ["s1-32b", "s1.1-32b"])
 def test_the_paper_training_job_asks_slurm_for_two_nodes_of_eight_gpus(cluster, tmp_path, paper):
     """The profile's sbatch line for Qwen2.5-32B SFT, from the executor's verbose output.
 

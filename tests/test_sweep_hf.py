@@ -186,3 +186,19 @@ def test_sweep_on_the_public_eval_files(talky_model, shared_data, tmp_path, name
     bench = load_benchmark(str(shared_data / "eval" / name), seed=0, limit=3)
     assert bench.kind == kind and list(df["qid"].unique()) == list(bench.items["qid"])
     assert len(df) == 6 and df["correct"].dtype == bool
+
+
+@pytest.mark.realdata
+def test_sweep_cli_extends_only_the_wait_caps(talky_model, shared_data, tmp_path, capsys):
+    """s1's sweep shape on AIME25: every cap once, the Waits on the largest cap alone."""
+    out, aime25 = tmp_path / "s.parquet", str(shared_data / "eval" / "aime25_nofigures.jsonl")
+    assert main(["sweep", "--model", str(talky_model), "--benchmark", aime25,
+                 "--caps", "4,8", "--waits", "0,1,2", "--wait-caps", "8", "--answer-max-tokens", "4", "--limit", "2",
+                 "--out", str(out)]) == 0
+    df = pd.read_parquet(out)
+    assert sorted(df["setting"].unique()) == ["cap=4", "cap=8", "cap=8,wait=1", "cap=8,wait=2"]
+    assert len(df) == 8
+    assert main(["sweep", "--model", str(talky_model), "--benchmark", aime25,
+                 "--caps", "4,8", "--waits", "0,1", "--wait-caps", "16", "--out", str(tmp_path / "x.parquet")]) == 2
+    assert "wait caps [16] are not among the caps [4, 8]" in capsys.readouterr().err
+    assert not (tmp_path / "x.parquet").exists()

@@ -17,6 +17,17 @@ def test_plan_from_a_models_evaluation_section():
     assert plan_from_config({"majority_samples": 64}, seed=0).majority_cap == "auto"
 
 
+def test_waits_only_at_the_wait_caps():
+    """s1's sweep: caps 500..16000 and auto, 1/2/4/6 Waits on cap auto alone (11 settings, not 35)."""
+    plan = plan_from_config({"caps": [500, 1000, "auto"], "waits": [0, 1, 2, 4, 6], "wait_caps": ["auto"]}, seed=0)
+    assert [s.name for s in plan.settings] == ["cap=500", "cap=1000", "cap=auto", "cap=auto,wait=1",
+                                               "cap=auto,wait=2", "cap=auto,wait=4", "cap=auto,wait=6"]
+    grid = plan_from_config({"caps": [500, "auto"], "waits": [0, 1], "wait_caps": []}, seed=0)
+    assert [s.name for s in grid.settings] == ["cap=500", "cap=500,wait=1", "cap=auto", "cap=auto,wait=1"]
+    with pytest.raises(ConfigError, match=r"wait caps \[2000\] are not among the caps"):
+        plan_from_config({"caps": [500, "auto"], "waits": [0, 1], "wait_caps": [2000]}, seed=0)
+
+
 def test_open_plan_runs_every_setting_open():
     plan = plan_from_config({"caps": [256], "waits": [0], "majority_samples": 8, "majority_cap": 64, "open": True},
                             seed=1)

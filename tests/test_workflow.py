@@ -277,6 +277,18 @@ def test_ablation_setting_outside_the_grid_is_a_config_error(tmp_path):
     assert "config key 'evaluation.ablation'" in _config_error(tmp_path, cfg)
 
 
+def test_wait_caps_outside_the_grid_or_the_ablation_setting_is_a_config_error(tmp_path):
+    cfg = e2e_config()
+    cfg["evaluation"]["wait_caps"] = [1000]
+    assert "config key 'evaluation.wait_caps'" in _config_error(tmp_path, cfg)
+    # the ablation setting takes Waits at a cap that runs none
+    cfg = e2e_config()
+    caps = cfg["evaluation"]["caps"]
+    cfg["evaluation"].update(waits=[0, 1], wait_caps=[c for c in caps if c != caps[0]],
+                             ablation={"cap": caps[0], "waits": 1})
+    assert "config key 'evaluation.ablation'" in _config_error(tmp_path, cfg)
+
+
 @pytest.mark.parametrize("key, value", [
     ("scaling_models", ["s1k", "nope"]),
     ("parallel_models", ["bse"]),

@@ -52,7 +52,8 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
 
     plan = SweepPlan(
         settings=settings_grid(parse_caps(args.caps), parse_ints(args.waits, "--waits"),
-                               min_thinking=args.min_thinking, ignore_str=args.ignore_str, open=args.open),
+                               min_thinking=args.min_thinking, ignore_str=args.ignore_str, open=args.open,
+                               wait_caps=parse_caps(args.wait_caps) if args.wait_caps else None),
         sampling=Sampling(temperature=args.temperature, samples=args.samples, seed=args.seed),
         rejection_caps=parse_caps(args.rejection_caps) if args.rejection_caps else [],
         rejection_max_tries=args.rejection_max_tries,
@@ -179,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="aime24, aime25, math500, gpqa_diamond (hub) or a local jsonl/json/csv/parquet file")
     w.add_argument("--caps", default="auto", help="thinking caps, comma-separated integers or 'auto'")
     w.add_argument("--waits", default="0", help="Wait counts, comma-separated; every (cap, waits) pair is run")
+    w.add_argument("--wait-caps", help="only these caps take the Wait counts above 0 (default: every cap), "
+                                       "e.g. --caps 512,1024,auto --waits 0,1,2,4,6 --wait-caps auto")
     w.add_argument("--min-thinking", type=int, default=0, help="suppress the end of thinking until this many tokens")
     w.add_argument("--ignore-str", default="Wait", help="string that replaces an end-of-thinking attempt")
     w.add_argument("--open", action="store_true",

@@ -76,17 +76,26 @@ class SweepPlan:
 
 
 def settings_grid(caps: Sequence[int | str], waits: Sequence[int], *, min_thinking: int = 0,
-                  ignore_str: str = "Wait", open: bool = False) -> list[Setting]:
-    """Every (cap, waits) pair of the two lists, caps outermost; with `open`, one open setting per cap."""
+                  ignore_str: str = "Wait", open: bool = False,
+                  wait_caps: Sequence[int | str] | None = None) -> list[Setting]:
+    """Every (cap, waits) pair of the two lists, caps outermost; with `open`, one open setting per cap.
+
+    `wait_caps` (None: every cap) limits the Wait counts above 0 to those caps; the other caps run
+    0 Waits only, as s1's sweep extends just its largest cap (cap auto plus 1/2/4/6 Waits)."""
     if not caps:
         raise ConfigError("a sweep needs at least one cap")
+    if wait_caps is not None:
+        stray = [c for c in wait_caps if c not in caps]
+        if stray:
+            raise ConfigError(f"wait caps {stray} are not among the caps {list(caps)}")
     if open:
         if any(waits) or min_thinking:
             raise ConfigError(f"an open sweep takes no Waits and no minimum thinking (waits {list(waits)}, "
                               f"min_thinking {min_thinking})")
         return [Setting(cap=c, open=True) for c in caps]
+    waits = list(waits or [0])
     return [Setting(cap=c, num_wait=w, min_thinking=min_thinking, ignore_str=ignore_str)
-            for c in caps for w in (waits or [0])]
+            for c in caps for w in (waits if wait_caps is None or c in wait_caps else [0])]
 
 
 def parse_caps(text: str) -> list[int | str]:
@@ -323,7 +332,7 @@ def plan_from_config(evaluation: dict, seed: int) -> SweepPlan:
     grid = [] if conditional and evaluation.get("caps") == [] else settings_grid(
         list(evaluation.get("caps") or ["auto"]), list(evaluation.get("waits") or [0]),
         min_thinking=int(evaluation.get("min_thinking", 0)), ignore_str=evaluation.get("ignore_str", "Wait"),
-        open=open_)
+        open=open_, wait_caps=evaluation.get("wait_caps") or None)
     return SweepPlan(
         settings=grid + conditional,
         sampling=Sampling(temperature=float(evaluation.get("temperature", 0.0)),

@@ -86,10 +86,17 @@ if CONTROL_MODELS and CONDITIONAL["subset"] not in TRAINED_SUBSETS:
 ABLATION = EVALUATION["ablation"]
 # the scaling models' grid, with plan_from_config's fallbacks for empty lists
 GRID_CAPS, GRID_WAITS = list(EVALUATION["caps"] or ["auto"]), list(EVALUATION["waits"] or [0])
-if SCALING_MODELS and (ABLATION["cap"] not in GRID_CAPS or ABLATION["waits"] not in GRID_WAITS):
+# the caps that take the Wait counts above 0 (empty: every cap)
+WAIT_CAPS = list(EVALUATION["wait_caps"])
+if set(WAIT_CAPS) - set(GRID_CAPS):
+    raise ValueError(f"config key 'evaluation.wait_caps': {[c for c in WAIT_CAPS if c not in GRID_CAPS]} not among "
+                     f"evaluation.caps {GRID_CAPS}")
+_ablation_waits = GRID_WAITS if not WAIT_CAPS or ABLATION["cap"] in WAIT_CAPS else [0]
+if SCALING_MODELS and (ABLATION["cap"] not in GRID_CAPS or ABLATION["waits"] not in _ablation_waits):
     raise ValueError(f"config key 'evaluation.ablation': cap {ABLATION['cap']!r} with {ABLATION['waits']} Waits is "
                      f"not a setting of the scaling models' grid (evaluation.caps {GRID_CAPS} x "
-                     f"evaluation.waits {GRID_WAITS}), at which every model is compared")
+                     f"evaluation.waits {GRID_WAITS}, Waits at {WAIT_CAPS or 'every cap'}), at which every model "
+                     f"is compared")
 # the ablation table (Table 2): the trained subsets in selection order, then the base model
 ABLATION_MODELS = [s for s in SUBSETS if s in TRAINED_SUBSETS] + (["base"] if TRAINING["enabled"] else [])
 REPORT = config["report"]
@@ -431,6 +438,8 @@ def model_evaluation(wildcards):
     plan = {k: EVALUATION[k] for k in _SWEEP_KEYS}
     if name in SCALING_MODELS:
         plan.update(caps=GRID_CAPS, waits=GRID_WAITS, rejection_caps=list(EVALUATION["rejection_caps"]))
+        if WAIT_CAPS:  # the key only where it is used, so other sweeps keep their params
+            plan["wait_caps"] = WAIT_CAPS
     elif name in OPEN_MODELS:
         plan.update(caps=[ABLATION["cap"]], waits=[0], min_thinking=0, rejection_caps=[], open=True)
     else:
