@@ -55,6 +55,21 @@ def test_figure_content():
     assert fig.get_supylabel() == "Accuracy (%)"
 
 
+def test_waits_on_one_cap_are_one_line_from_that_cap():
+    """s1's Figure 4a: 1/2/4/6 Waits extend cap auto alone; they continue its point in Wait order."""
+    rows = [("aime24", "budget forcing", "s1k", f"cap={c}", c, t, a)
+            for c, t, a in ((512, 500, 20), (1024, 1000, 30), ("auto", 3000, 40))]
+    rows += [("aime24", "budget forcing", "s1k", f"cap=auto,wait={w}", "auto", t, a)
+             for w, t, a in ((1, 3400, 42), (2, 3300, 44), (4, 3900, 41))]
+    fig = scaling_figure(pd.DataFrame(rows, columns=POINT_COLUMNS[:-1]).assign(within=float("nan")))
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert set(lines) == {"budget forcing (sequential)", "budget forcing (sequential) + Waits (cap auto)"}
+    chain = lines["budget forcing (sequential) + Waits (cap auto)"]
+    assert list(chain.get_xdata()) == [3000, 3400, 3300, 3900]  # Wait order, not thinking-length order
+    assert list(lines["budget forcing (sequential)"].get_xdata()) == [500, 1000, 3000]
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == sorted(["512", "1024", "auto", "w1", "w2", "w4"])
+
+
 @pytest.mark.parametrize("n", [1, 4, 5])
 def test_any_number_of_panels(tmp_path, n):
     names = [f"set{i}" for i in range(n)]

@@ -76,6 +76,24 @@ def wait_count(settings: pd.Series) -> pd.Series:
     return found.fillna("0").astype(int).rename("waits")
 
 
+def _wait_lines(group: pd.DataFrame, counts: pd.Series, name: str) -> list[tuple[int, pd.DataFrame, str]]:
+    """The lines of one method and model: (Wait count, rows, legend label); -1 for a chain of Waits.
+
+    Capping and extending are different curves, so each Wait count is a line of its own; but
+    when several Wait counts extend one cap alone (s1's sweep: cap auto, then 1/2/4/6 Waits),
+    they are one line from that cap's 0-Wait point on, in Wait order."""
+    lines = [(0, group[counts == 0], name)] if (counts == 0).any() else []
+    caps = group["setting"].astype(str).str.extract(r"(?:^|:)cap=([^,]+)", expand=False)
+    waited = counts > 0
+    if counts[waited].nunique() > 1 and caps[waited].nunique() == 1:
+        cap = caps[waited].iloc[0]
+        chain = group[((caps == cap) & (counts == 0)) | waited].assign(_w=counts).sort_values("_w", kind="stable")
+        return lines + [(-1, chain.drop(columns="_w"), f"{name} + Waits (cap {cap})")]
+    for n_wait, series in group[waited].groupby(counts[waited], sort=True):
+        lines.append((int(n_wait), series, f"{name} + {n_wait} Wait{'s' if n_wait > 1 else ''}"))
+    return lines
+
+
 def _style(method: str, extra_index: int) -> tuple[str, str, str]:
     if method in STYLES:
         return STYLES[method]
@@ -160,11 +178,10 @@ def _draw(ax: Axes, panel: pd.DataFrame, models: list[str], extra: list[str], ha
         counts = wait_count(group["setting"])
         if not waits:
             group, counts = group[counts == 0], counts[counts == 0]
-        # one line per Wait count: extending the thinking is another curve than capping it
-        for n_wait, series in group.groupby(counts, sort=True):
-            label = name if not n_wait else f"{name} + {n_wait} Wait{'s' if n_wait > 1 else ''}"
+        for n_wait, series, label in _wait_lines(group, counts, name):
             label = label if len(models) == 1 else f"{label}, {model}"
-            series = series.sort_values("mean_thinking_tokens", kind="stable")
+            if n_wait >= 0:  # a chain of Waits keeps its Wait order
+                series = series.sort_values("mean_thinking_tokens", kind="stable")
             x, y = series["mean_thinking_tokens"].to_numpy(), series["accuracy"].to_numpy()
             (line,) = ax.plot(x, y, color=colour, marker=marker, markersize=4.5, linewidth=1.4,
                               linestyle=_LINESTYLES[m % len(_LINESTYLES)] if not n_wait else _WAIT_LINE,
@@ -172,7 +189,8 @@ def _draw(ax: Axes, panel: pd.DataFrame, models: list[str], extra: list[str], ha
                               markerfacecolor=colour if m == 0 else "white")
             handles.setdefault(label, line)
             labels += [(xi, yi, point_label(s), colour, str(method))
-                       for xi, yi, s in zip(x, y, series["setting"], strict=True)]
+                       for xi, yi, s in zip(x, y, series["setting"], strict=True)
+                       if n_wait >= 0 or "wait=" in s]  # a chain's first point is labelled on its cap line
     lo, hi = panel["mean_thinking_tokens"].min(), panel["mean_thinking_tokens"].max()
     ax.set_xscale("log", base=2)
     ax.set_xlim(lo / 1.35, hi * 1.35)
