@@ -280,3 +280,24 @@ def test_missing_pad_token_is_an_error():
     # a tokenizer with its own pad token but no <|fim_pad|> pads with its own
     plain = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>", pad_token="a")
     assert resolve_pad_token_id(plain) == 0
+
+
+def test_sft_data_of_a_seeded_sample_of_the_subset(tiny_model_dir, tmp_path):
+    """conditional.size: the length-controlled models may learn from a sample of the subset."""
+    from s1flow.train.stages import run_sft_data
+
+    subset = tmp_path / "s1k.parquet"
+    _rows(6).to_parquet(subset)
+
+    def questions(size, seed, name):
+        run_sft_data(subset, tiny_model_dir, tmp_path / f"{name}.parquet", tmp_path / f"{name}.json", block_size=256,
+                     control="steps", chunk_tokens=8, size=size, seed=seed)
+        return pd.read_parquet(tmp_path / f"{name}.parquet")["qhash"].tolist()
+
+    three = questions(3, 1, "a")
+    assert len(three) == 3 and three == sorted(three, key=_rows(6)["qhash"].tolist().index)  # subset order
+    assert questions(3, 1, "b") == three and questions(3, 2, "c") != three
+    assert questions(0, 1, "d") == questions(10, 1, "e") == _rows(6)["qhash"].tolist()
+    with pytest.raises(ConfigError, match="sample size -1"):
+        questions(-1, 1, "f")
+    assert not (tmp_path / "f.parquet").exists()

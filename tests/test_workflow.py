@@ -277,6 +277,21 @@ def test_ablation_setting_outside_the_grid_is_a_config_error(tmp_path):
     assert "config key 'evaluation.ablation'" in _config_error(tmp_path, cfg)
 
 
+def test_an_eval_set_kept_for_decontamination_only_is_not_swept(tmp_path):
+    cfg = e2e_config()
+    for spec in cfg["eval_sets"]:
+        if spec["name"] == "synth_mixed":
+            spec["evaluate"] = False
+    r = snakemake(tmp_path, cfg, "-n", "-p")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    assert "results/evalsets/synth_mixed.parquet" in out  # the pool is still decontaminated against it
+    assert "results/eval/s1k/synth_steps/samples.parquet" in out
+    sweeps = _job_blocks(out, "sweep")
+    assert sweeps and not [b for b in sweeps if "synth_mixed" in b]
+    assert "/synth_mixed/samples.parquet" not in out
+
+
 def test_wait_caps_outside_the_grid_or_the_ablation_setting_is_a_config_error(tmp_path):
     cfg = e2e_config()
     cfg["evaluation"]["wait_caps"] = [1000]

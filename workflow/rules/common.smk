@@ -9,6 +9,8 @@ validate(config, schema="../../config/schema.yaml")
 SYNTHETIC_EVAL_SETS = ["synth_arith", "synth_mixed", "synth_mc", "synth_steps"]
 SOURCES = {s["name"]: s for s in config["sources"]}
 EVAL_SETS = {e["name"]: e for e in config.get("eval_sets", [])}
+# the eval sets models are swept on; the pool is decontaminated against every one of EVAL_SETS
+SWEPT_EVAL_SETS = [name for name, e in EVAL_SETS.items() if e.get("evaluate", True)]
 SUBSETS = list(dict.fromkeys(config["selection"]["subsets"]))
 if len(SOURCES) != len(config["sources"]):
     raise ValueError("config key 'sources': source names must be unique")
@@ -284,13 +286,13 @@ def samples_file(model, evalset):
 
 
 def sweep_files():
-    return [samples_file(m, e) for m in EVAL_MODELS for e in EVAL_SETS]
+    return [samples_file(m, e) for m in EVAL_MODELS for e in SWEPT_EVAL_SETS]
 
 
 def report_files():
     """The report when models were fine-tuned and evaluated: the ablation table, and the method
     comparison and scaling figure when there are scaling or parallel models."""
-    if not (TRAINING["enabled"] and EVAL_SETS):
+    if not (TRAINING["enabled"] and SWEPT_EVAL_SETS):
         return []
     files = [f"results/report/ablation.{ext}" for ext in ("md", "csv", "tex")]
     if SCALING_MODELS or PARALLEL_MODELS or CONTROL_MODELS or CLASS_MODELS:
@@ -471,13 +473,13 @@ def conditional_settings(name):
 
 def ablation_tables():
     """(model, eval set) of every samples table of the ablation table, rows first."""
-    return [(m, e) for m in ABLATION_MODELS for e in EVAL_SETS]
+    return [(m, e) for m in ABLATION_MODELS for e in SWEPT_EVAL_SETS]
 
 
 def method_tables():
     """(model, eval set) of every samples table of the method comparison and the scaling figure."""
     models = SCALING_MODELS + PARALLEL_MODELS + list(CONTROL_MODELS) + CLASS_MODELS
-    return [(m, e) for m in dict.fromkeys(models) for e in EVAL_SETS]
+    return [(m, e) for m in dict.fromkeys(models) for e in SWEPT_EVAL_SETS]
 
 
 def ablation_samples(wildcards):

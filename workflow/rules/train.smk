@@ -32,6 +32,8 @@ rule sft_control_data:
         block_size=config["training"]["block_size"],
         control=lambda wildcards: CONTROL_MODELS[wildcards.control_model],
         chunk_tokens=config["conditional"]["chunk_tokens"],
+        size=config["conditional"]["size"],
+        seed=config["seed"],
     log:
         "logs/sft/{control_model}.log",
     conda:

@@ -7,7 +7,7 @@ def main(sm):
     with stage_errors():
         run_sft_data(sm.input.subset, sm.params.tokenizer, sm.output.sft, sm.output.report,
                      block_size=sm.params.block_size, control=sm.params.control,
-                     chunk_tokens=sm.params.chunk_tokens)
+                     chunk_tokens=sm.params.chunk_tokens, size=sm.params.size, seed=sm.params.seed)
 
 
 if "snakemake" in globals():

@@ -48,11 +48,17 @@ def split_training_config(cfg: Mapping[str, Any] | None) -> tuple[dict, TrainSet
 
 
 def run_sft_data(subset_file: PathLike, tokenizer_dir: PathLike, out: PathLike, report_out: PathLike, *,
-                 block_size: int, direct: bool = False, control: str | None = None, chunk_tokens: int = 100) -> dict:
+                 block_size: int, direct: bool = False, control: str | None = None, chunk_tokens: int = 100,
+                 size: int = 0, seed: int = 0) -> dict:
     """Format a subset (or, with `direct`, a pool as question -> answer) for SFT; `control` formats
-    it for a token- or step-conditional model."""
+    it for a token- or step-conditional model. `size` > 0 keeps that many of the subset's
+    questions, drawn with `seed` (in the subset's order)."""
     rows = read_table(subset_file)
     require_columns(rows, ["qhash", "question"], str(subset_file))
+    if size < 0:
+        raise ConfigError(f"{subset_file}: SFT sample size {size} must be >= 0 (0 = every question)")
+    if 0 < size < len(rows):
+        rows = rows.sample(n=size, random_state=seed).sort_index()
     return write_sft_data(rows, tokenizer_dir, out, report_out, block_size=block_size, direct=direct,
                           source=str(subset_file), control=control, chunk_tokens=chunk_tokens)
 
