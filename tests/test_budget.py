@@ -460,3 +460,13 @@ def test_conditional_sweep_equals_setting_by_setting(forcer, engine, sampling):
     # the scripted model "writes markers" whenever the token after a stop is not the answer's
     assert any(forcer.think_stop_id in r.thinking_ids for r in shared if r.setting.startswith(("tok", "steps")))
     assert not any(forcer.think_stop_id in r.thinking_ids for r in shared if r.setting.startswith(("class", "cap")))
+
+
+def test_find_sequence_first_or_last():
+    from s1flow.budget import find_sequence, suffix_answer_offset
+
+    tokens = [5, 1, 2, 7, 1, 2, 9]
+    assert find_sequence(tokens, [1, 2]) == 1 and find_sequence(tokens, [1, 2], last=True) == 4
+    assert find_sequence(tokens, [2, 1]) is None and find_sequence(tokens, [2, 1], last=True) is None
+    assert find_sequence([1], [1, 2]) is None and find_sequence([1], [1, 2], last=True) is None
+    assert suffix_answer_offset(tokens, [1, 2]) == 6 and suffix_answer_offset(tokens, [3]) == 0

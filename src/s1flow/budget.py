@@ -48,6 +48,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from s1flow.conditional import prompt_suffix, strip_markers
 from s1flow.engines.base import Engine, GenerationRequest, check_prompt_ids
 from s1flow.errors import ConfigError
 
@@ -92,8 +93,6 @@ class Setting:
             raise ConfigError("an open setting lets the model respond on its own: it takes no Waits and no minimum "
                               f"thinking (got num_wait={self.num_wait}, min_thinking={self.min_thinking})")
         if self.condition:
-            from s1flow.conditional import prompt_suffix
-
             prompt_suffix(self.condition, self.condition_value)  # validates the pair
             if self.open:
                 raise ConfigError("a conditional setting cannot be open")
@@ -105,8 +104,6 @@ class Setting:
         """What the question is followed by in this setting's prompt ('' for plain settings)."""
         if not self.condition:
             return ""
-        from s1flow.conditional import prompt_suffix
-
         return prompt_suffix(self.condition, self.condition_value)
 
     @property
@@ -219,6 +216,10 @@ class BudgetForcer:
     # -- tokenizer helpers -------------------------------------------------------------
     def _encode(self, text: str) -> list[int]:
         return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` under the model's tokenizer (no special tokens added)."""
+        return len(self._encode(text))
 
     def _single_token(self, text: str, what: str) -> int:
         ids = self._encode(text)
@@ -412,10 +413,11 @@ class BudgetForcer:
         return results
 
 
-def find_sequence(tokens: Sequence[int], pattern: Sequence[int]) -> int | None:
-    """Index of the first occurrence of `pattern` in `tokens`, else None."""
+def find_sequence(tokens: Sequence[int], pattern: Sequence[int], *, last: bool = False) -> int | None:
+    """Index of the first (with `last`, the last) occurrence of `pattern` in `tokens`, else None."""
     n, pattern = len(pattern), list(pattern)
-    for k in range(len(tokens) - n + 1):
+    starts = range(len(tokens) - n, -1, -1) if last else range(len(tokens) - n + 1)
+    for k in starts:
         if list(tokens[k:k + n]) == pattern:
             return k
     return None
@@ -429,12 +431,9 @@ def cut_response(tokens: Sequence[int], finish: Finish, max_tokens: int) -> tupl
 
 
 def suffix_answer_offset(suffix: Sequence[int], answer_start: Sequence[int]) -> int:
-    """Index in ``suffix`` just after the answer-start tokens (0 if they are not found)."""
-    n = len(answer_start)
-    for k in range(len(suffix) - n, -1, -1):
-        if list(suffix[k:k + n]) == list(answer_start):
-            return k + n
-    return 0
+    """Index in ``suffix`` just after its last answer-start tokens (0 if they are not found)."""
+    k = find_sequence(suffix, answer_start, last=True)
+    return 0 if k is None else k + len(answer_start)
 
 
 def derive(thinking: Thinking, cap: int, num_wait: int) -> tuple[list[int], Finish]:
@@ -590,9 +589,7 @@ def _row(forcer: BudgetForcer, item: Item, setting: Setting, cap: int, sample: i
     thinking = forcer.decode(tokens)
     count = len(tokens)
     if setting.markers:  # countdown markers are bookkeeping, not thinking: count the text without them
-        from s1flow.conditional import strip_markers
-
-        count = len(forcer._encode(strip_markers(thinking)))
+        count = forcer.count_tokens(strip_markers(thinking))
     return SampleResult(qid=item.qid, setting=setting.name, budget=cap, num_wait=setting.num_wait, sample=sample,
                         thinking=thinking, answer=answer[0], thinking_tokens=count, finish=finish,
                         thinking_ids=list(tokens), answer_ids=answer[1])
