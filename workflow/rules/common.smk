@@ -447,8 +447,9 @@ def model_evaluation(wildcards):
     else:
         plan.update(caps=[ABLATION["cap"]], waits=[ABLATION["waits"]], rejection_caps=[])
     plan["majority_samples"] = EVALUATION["majority_samples"] if name in PARALLEL_MODELS else 0
-    if conditional_settings(name):  # the key only where it is used, so other sweeps keep their params
-        plan["conditional"] = conditional_settings(name)
+    conditional = conditional_settings(name)
+    if conditional:  # the key only where it is used, so other sweeps keep their params
+        plan["conditional"] = conditional
     if name in CONTROL_MODELS:  # a length-controlled model runs its own prompts only
         plan.update(caps=[], waits=[0], rejection_caps=[])
     return plan

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from s1flow.conditional import count_steps
 from s1flow.errors import InputFileError
 from s1flow.grading import per_question_correct
 from s1flow.io import require_columns, write_table
@@ -121,8 +122,6 @@ def _within(method: Method, setting: str, rows: pd.DataFrame, budget: float, tok
         if method.limit == "tokens":
             return metrics.control([int(_TOK_RE.fullmatch(setting).group(1))], [tokens], settings=[setting])
         if method.limit == "steps":
-            from s1flow.conditional import count_steps
-
             steps = rows["thinking"].astype(str).map(count_steps).mean()
             return metrics.control([int(_STEPS_RE.fullmatch(setting).group(1))], [steps], settings=[setting])
     except InputFileError as exc:
