@@ -55,7 +55,7 @@ def test_real_files_load_with_counts_kinds_and_prompts(shared_data, name):
         assert question.strip() in prompt
     if kind == "math":
         assert items["choices"].isna().all()
-        assert items["prompt"][0] == S1_MATH_TEMPLATE.replace("{Question}", items["question"][0].strip())
+        assert items["prompt"][0] == items["question"][0]  # s1's math tasks send the bare question
     else:
         assert set(items["answer"]) <= set("ABCD")
         assert all(len(json.loads(c)) == 4 for c in items["choices"])
@@ -99,9 +99,11 @@ def test_gpqa_shuffle_balanced_stable_and_row_order_independent(shared_data):
         assert choices["ABCD".index(row.answer)] == str(src["Correct Answer"]).strip()
     first = a.iloc[0]
     c = json.loads(first["choices"])
-    expected = S1_MC_TEMPLATE.replace("{Question}", first["question"].strip())
+    raw_row = by_id.loc[first["qid"]]
+    raw_options = {str(raw_row[f]).strip(): str(raw_row[f]) for f in GPQA_FIELDS}
+    expected = S1_MC_TEMPLATE.replace("{Question}", str(raw_row["Question"]))
     for letter, text in zip("ABCD", c, strict=True):
-        expected = expected.replace("{" + letter + "}", text)
+        expected = expected.replace("{" + letter + "}", raw_options[text])
     assert first["prompt"] == expected
 
 
@@ -190,7 +192,7 @@ def test_synthetic_eval_sets_load_with_their_kinds(tmp_path):
     for name, df in sets.items():
         write_parquet(df, tmp_path / f"{name}.parquet")
         plain = load_benchmark(tmp_path / f"{name}.parquet", seed=0, prompt_style="plain")
-        s1 = load_benchmark(tmp_path / f"{name}.parquet", seed=0)
+        s1 = load_benchmark(tmp_path / f"{name}.parquet", seed=0, prompt_style="simple-evals")
         assert plain.name == name and len(plain) == 12
         assert plain.items["qid"].tolist() == df["id"].tolist()
         # plain prompts are the raw questions (the synthetic MC questions already list their options)
@@ -213,7 +215,9 @@ def test_choice_lists_with_text_answers_and_other_sizes():
     assert bench.kind == "mc" and bench.items["answer"].tolist() == ["B", "B"]
     assert bench.items["qid"].tolist() == ["0", "1"]  # no id column: row numbers
     prompt = bench.items["prompt"][0]
-    assert "where LETTER is one of ABC." in prompt and prompt.endswith("A) blue\nB) red\nC) green")
+    assert prompt == "Pick red.\n\nA) blue\nB) red\nC) green"
+    evals = benchmark_from_table(df, name="t", where="t.json", seed=0, prompt_style="simple-evals").items["prompt"][0]
+    assert "where LETTER is one of ABC." in evals and evals.endswith("A) blue\nB) red\nC) green")
 
 
 # --------------------------------------------------------------------------- local formats and prompts
@@ -324,3 +328,43 @@ def test_bad_options(tmp_path):
     for limit in (0, -1, 2.5, True):
         with pytest.raises(ConfigError, match="limit"):
             load_benchmark(path, seed=0, limit=limit)
+
+
+# --------------------------------------------------------------------------- s1's task prompts (S1_REFERENCE 9.3)
+
+
+def test_s1_style_is_the_bare_question_and_s1s_gpqa_template_literally():
+    assert make_prompt("  Find $x$.\n", "math", "s1") == "  Find $x$.\n"
+    mc = make_prompt(" Which one?", "mc", "s1", ["10^-4 eV ", " 2 m", "three", "four"])
+    assert mc == " Which one?\n\nA) 10^-4 eV \nB)  2 m\nC) three\nD) four"
+    assert "step by step" not in mc and "Answer:" not in make_prompt("Find x.", "math", "s1")
+
+
+def test_simple_evals_style_keeps_the_instruction_templates():
+    math = make_prompt(" Find x. ", "math", "simple-evals")
+    assert math == ("Solve the following math problem step by step. The last line of your response should be of "
+                    "the form Answer: $ANSWER (without quotes) where $ANSWER is the answer to the problem.\n\n"
+                    "Find x.\n\nRemember to put your answer on its own line after \"Answer:\", and you do not need to "
+                    "use a \\boxed command.")
+    mc = make_prompt("Q?", "mc", "simple-evals", ["a", "b", "c", "d"])
+    assert mc.startswith("Answer the following multiple choice question.") and mc.endswith(
+        "\n\nQ?\n\nA) a\nB) b\nC) c\nD) d")
+
+
+def test_s1_choice_shuffle_is_one_stream_seeded_zero_over_the_rows():
+    import random
+
+    rows = pd.DataFrame({"Record ID": ["r1", "r2", "r3"], "Question": ["q1", "q2", "q3"],
+                         "Correct Answer": ["c1", "c2", "c3"], "Incorrect Answer 1": ["x1", "x2", "x3"],
+                         "Incorrect Answer 2": ["y1", "y2", "y3"], "Incorrect Answer 3": ["z1", "z2", "z3"]})
+    bench = benchmark_from_table(rows, name="g", where="t", seed=7, choice_shuffle="s1").items
+    # s1's process_docs: choices = [incorrect 1, 2, 3, correct]; random.shuffle(choices), with random seeded 0
+    rng = random.Random(0)
+    for k, row in bench.iterrows():
+        expected = [f"x{k + 1}", f"y{k + 1}", f"z{k + 1}", f"c{k + 1}"]
+        rng.shuffle(expected)
+        assert json.loads(row["choices"]) == expected
+        assert row["answer"] == "ABCD"[expected.index(f"c{k + 1}")]
+        assert row["prompt"] == f"q{k + 1}\n\n" + "\n".join(f"{x}) {o}" for x, o in zip("ABCD", expected, strict=True))
+    with pytest.raises(ConfigError, match="generation.choice_shuffle"):
+        benchmark_from_table(rows, name="g", where="t", seed=7, choice_shuffle="sorted")

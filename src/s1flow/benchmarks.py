@@ -9,11 +9,21 @@ Known names (:data:`HUB_BENCHMARKS`) load from the Hugging Face hub; anything el
 local table (jsonl / json / csv / parquet) in the layout of the public copies (MATH500,
 AIME, the official GPQA CSV) or of the embedded default's synthetic eval sets.
 
-Prompt styles: ``"s1"`` uses the simple-evals templates of s1's lm-eval tasks
-(``aime24_nofigures``, ``openai_math``, ``gpqa_diamond_openai``); ``"plain"`` is the
-question text alone (multiple choice: plus the lettered options unless the question already
-lists them), which is what the embedded default's models are trained on. Dataset text is
-substituted in one pass over the template (never ``str.format``, never eval'ed).
+Prompt styles:
+
+- ``"s1"``: what s1's lm-eval tasks send (``aime24_nofigures``, ``aime25_nofigures``,
+  ``openai_math``, ``gpqa_diamond_openai``; S1_REFERENCE 9.3): a math question is the bare
+  question text, ``'{Question}'``; a multiple-choice question is
+  ``"{Question}\n\nA) {choice1}\nB) {choice2}\nC) {choice3}\nD) {choice4}"``. The texts
+  are inserted as they are (no stripping), as ``str.format`` inserts them there.
+- ``"simple-evals"``: OpenAI simple-evals' instruction templates ("Solve the following math
+  problem step by step...", "Answer the following multiple choice question..."), which s1's
+  task files carry only in comments.
+- ``"plain"``: the question text alone (multiple choice: plus the lettered options unless the
+  question already lists them), which is what the embedded default's models are trained on.
+
+Dataset text is substituted in one pass over the template (never ``str.format``, never
+eval'ed).
 """
 
 from __future__ import annotations
@@ -42,6 +52,8 @@ __all__ = [
     "PROMPT_STYLES",
     "S1_MATH_TEMPLATE",
     "S1_MC_TEMPLATE",
+    "SIMPLE_EVALS_MATH_TEMPLATE",
+    "SIMPLE_EVALS_MC_TEMPLATE",
     "BENCHMARK_COLUMNS",
     "load_benchmark",
     "benchmark_from_table",
@@ -50,17 +62,25 @@ __all__ = [
 ]
 
 BENCHMARK_COLUMNS = ["qid", "question", "prompt", "answer", "choices"]
-PROMPT_STYLES = ("s1", "plain")
+PROMPT_STYLES = ("s1", "simple-evals", "plain")
+#: How GPQA-style choices are shuffled: per question from the seed and qid (row-order independent), or as
+#: s1's ``gpqa_diamond_openai`` task does (one ``random.Random(0)`` stream over the rows in file order).
+CHOICE_SHUFFLES = ("qid", "s1")
 KINDS = ("math", "mc")
 
-#: simple-evals ``QUERY_TEMPLATE`` (math), as used by s1's ``aime24_nofigures`` / ``openai_math`` tasks.
-S1_MATH_TEMPLATE = (
+#: s1's math tasks (``aime24_nofigures``, ``aime25_nofigures``, ``openai_math``): the bare question.
+S1_MATH_TEMPLATE = "{Question}"
+#: s1's ``gpqa_diamond_openai`` task: the question, a blank line, then the four lettered choices.
+S1_MC_TEMPLATE = "{Question}\n\nA) {A}\nB) {B}\nC) {C}\nD) {D}"
+
+#: simple-evals ``QUERY_TEMPLATE`` (math), in comments of s1's math tasks.
+SIMPLE_EVALS_MATH_TEMPLATE = (
     "Solve the following math problem step by step. The last line of your response should be of the form "
     "Answer: $ANSWER (without quotes) where $ANSWER is the answer to the problem.\n\n{Question}\n\n"
     'Remember to put your answer on its own line after "Answer:", and you do not need to use a \\boxed command.'
 )
-#: simple-evals ``QUERY_TEMPLATE_MULTICHOICE``, as used by s1's ``gpqa_diamond_openai`` task.
-S1_MC_TEMPLATE = (
+#: simple-evals ``QUERY_TEMPLATE_MULTICHOICE``, in comments of s1's ``gpqa_diamond_openai`` task.
+SIMPLE_EVALS_MC_TEMPLATE = (
     "Answer the following multiple choice question. The last line of your response should be of the following "
     "format: 'Answer: $LETTER' (without quotes) where LETTER is one of ABCD. Think step by step before "
     "answering.\n\n{Question}\n\nA) {A}\nB) {B}\nC) {C}\nD) {D}"
@@ -113,11 +133,13 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
-def _mc_template(n: int) -> str:
+def _mc_template(n: int, style: str) -> str:
+    """The style's multiple-choice template for `n` options (4: the task's own template)."""
+    template = S1_MC_TEMPLATE if style == "s1" else SIMPLE_EVALS_MC_TEMPLATE
     if n == 4:
-        return S1_MC_TEMPLATE
+        return template
     letters = string.ascii_uppercase[:n]
-    head = S1_MC_TEMPLATE.split("\n\nA) ", 1)[0].replace("one of ABCD", f"one of {letters}")
+    head = template.split("\n\nA) ", 1)[0].replace("one of ABCD", f"one of {letters}")
     return head + "\n\n" + "\n".join(f"{x}) {{{x}}}" for x in letters)
 
 
@@ -128,8 +150,7 @@ def _lists_choices(question: str, choices: list[str]) -> bool:
 
 def make_prompt(question: str, kind: str, style: str = "s1", choices: list[str] | None = None) -> str:
     """The user message for one question (see the module docstring for the styles)."""
-    if style not in PROMPT_STYLES:
-        raise ConfigError(f"unknown prompt_style {style!r}; expected one of {list(PROMPT_STYLES)}")
+    _check_style(style, "qid")
     if kind == "mc":
         if not choices:
             raise ValueError("a multiple-choice prompt needs its choices")
@@ -139,13 +160,18 @@ def make_prompt(question: str, kind: str, style: str = "s1", choices: list[str] 
                 return question
             return question.rstrip() + "\n\n" + "\n".join(f"{x}) {c.strip()}" for x, c in zip(letters, choices,
                                                                                               strict=True))
-        values = {"Question": question.strip()} | {x: c.strip() for x, c in zip(letters, choices, strict=True)}
-        return _fill(_mc_template(len(choices)), values)
+        if style == "s1":  # s1's task inserts the dataset's text as it is
+            values = {"Question": question} | dict(zip(letters, choices, strict=True))
+        else:
+            values = {"Question": question.strip()} | {x: c.strip() for x, c in zip(letters, choices, strict=True)}
+        return _fill(_mc_template(len(choices), style), values)
     if kind != "math":
         raise ValueError(f"unknown benchmark kind {kind!r}; expected one of {list(KINDS)}")
     if style == "plain":
         return question
-    return _fill(S1_MATH_TEMPLATE, {"Question": question.strip()})
+    if style == "s1":
+        return _fill(S1_MATH_TEMPLATE, {"Question": question})
+    return _fill(SIMPLE_EVALS_MATH_TEMPLATE, {"Question": question.strip()})
 
 
 # --------------------------------------------------------------------------- multiple choice
@@ -210,16 +236,30 @@ def _qids(df: pd.DataFrame, where: str) -> list[str]:
     return ids
 
 
-def _gpqa_items(df: pd.DataFrame, where: str, qids: list[str], seed: int) -> tuple[list, list]:
+def s1_shuffle_choices(correct: str, incorrect: list[str], rng: random.Random) -> tuple[list[str], str]:
+    """s1's GPQA shuffle: ``[incorrect 1, 2, 3, correct]`` shuffled in place by `rng` (s1's task uses the
+    global ``random`` seeded with 0 by the harness, drawing once per row in dataset order)."""
+    options = [*incorrect, correct]
+    rng.shuffle(options)
+    return options, string.ascii_uppercase[options.index(correct)]
+
+
+def _gpqa_items(df: pd.DataFrame, where: str, qids: list[str], seed: int, shuffle: str = "qid"
+                ) -> tuple[list, list]:
+    """(answer letters, shuffled options as in the file: not stripped, as s1's template inserts them)."""
     for field in GPQA_CHOICE_FIELDS:
         require_string_column(df, field, where)
     answers, choices = [], []
+    rng = random.Random(0)
     for i, qid in enumerate(qids):
-        opts = [str(df[f].iloc[i]).strip() for f in GPQA_CHOICE_FIELDS]
+        opts = [str(df[f].iloc[i]) for f in GPQA_CHOICE_FIELDS]
         for f, o in zip(GPQA_CHOICE_FIELDS, opts, strict=True):
-            if not o:
+            if not o.strip():
                 raise InputFileError(f"{where}: column '{f}' is empty in row {i} (of {len(df)} rows)")
-        shuffled, letter = shuffle_choices(opts[0], opts[1:], seed=seed, qid=qid)
+        if shuffle == "s1":
+            shuffled, letter = s1_shuffle_choices(opts[0], opts[1:], rng)
+        else:
+            shuffled, letter = shuffle_choices(opts[0], opts[1:], seed=seed, qid=qid)
         answers.append(letter)
         choices.append(shuffled)
     return answers, choices
@@ -262,11 +302,22 @@ def _listed_choice_items(df: pd.DataFrame, where: str, col: str, ans_col: str | 
     return answers, choices
 
 
-def benchmark_from_table(df: pd.DataFrame, *, name: str, where: str, seed: int, prompt_style: str = "s1",
-                         limit: int | None = None, source: str = "") -> Benchmark:
-    """Build a :class:`Benchmark` from a raw table (`where` names the file in error messages)."""
+def _check_style(prompt_style: str, choice_shuffle: str) -> None:
     if prompt_style not in PROMPT_STYLES:
-        raise ConfigError(f"unknown prompt_style {prompt_style!r}; expected one of {list(PROMPT_STYLES)}")
+        raise ConfigError(f"generation.prompt_style: unknown prompt style {prompt_style!r}; expected one of "
+                          f"{list(PROMPT_STYLES)}")
+    if choice_shuffle not in CHOICE_SHUFFLES:
+        raise ConfigError(f"generation.choice_shuffle: unknown shuffle {choice_shuffle!r}; expected one of "
+                          f"{list(CHOICE_SHUFFLES)}")
+
+
+def benchmark_from_table(df: pd.DataFrame, *, name: str, where: str, seed: int, prompt_style: str = "s1",
+                         limit: int | None = None, source: str = "", choice_shuffle: str = "qid") -> Benchmark:
+    """Build a :class:`Benchmark` from a raw table (`where` names the file in error messages).
+
+    `choice_shuffle` (:data:`CHOICE_SHUFFLES`) orders GPQA-style options; ``"s1"`` draws from one
+    ``random.Random(0)`` over the rows in order, as s1's task does (`seed` is then unused)."""
+    _check_style(prompt_style, choice_shuffle)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ConfigError(f"limit must be a positive integer or None, got {limit!r}")
     if len(df) == 0:
@@ -287,7 +338,7 @@ def benchmark_from_table(df: pd.DataFrame, *, name: str, where: str, seed: int, 
     choices: list[list[str]] | list[None]
     if all(f in df.columns for f in GPQA_CHOICE_FIELDS):
         kind = "mc"
-        answers, choices = _gpqa_items(df, where, qids, seed)
+        answers, choices = _gpqa_items(df, where, qids, seed, choice_shuffle)
     elif choices_col is not None:
         kind = "mc"
         answers, choices = _listed_choice_items(df, where, choices_col, ans_col)
@@ -308,7 +359,8 @@ def benchmark_from_table(df: pd.DataFrame, *, name: str, where: str, seed: int, 
         "question": questions,
         "prompt": prompts,
         "answer": answers,
-        "choices": [json.dumps(c, ensure_ascii=False) if c is not None else None for c in choices],
+        "choices": [json.dumps([o.strip() for o in c], ensure_ascii=False) if c is not None else None
+                    for c in choices],
     }, columns=BENCHMARK_COLUMNS)
     return Benchmark(name=name, kind=kind, items=items, source=source, prompt_style=prompt_style)
 
@@ -344,10 +396,12 @@ def _load_hub_table(spec: HubSpec, load_dataset: Callable[..., Any] | None) -> p
 
 def load_benchmark(name_or_path: str | os.PathLike, *, seed: int, prompt_style: str = "s1",
                    limit: int | None = None, load_dataset: Callable[..., Any] | None = None,
-                   name: str | None = None, hub: HubSpec | Mapping[str, Any] | None = None) -> Benchmark:
+                   name: str | None = None, hub: HubSpec | Mapping[str, Any] | None = None,
+                   choice_shuffle: str = "qid") -> Benchmark:
     """Load a benchmark by known name (:data:`HUB_BENCHMARKS`, from the hub) or from a local table.
 
-    `seed` fixes the multiple-choice shuffles (per question, from `seed` and the qid).
+    `seed` fixes the multiple-choice shuffles (per question, from `seed` and the qid; with
+    ``choice_shuffle="s1"``, s1's one stream seeded 0 over the rows instead).
     `limit` keeps the first rows. `load_dataset` replaces ``datasets.load_dataset`` (tests,
     mirrors). `hub` loads from that hub dataset instead (``{"dataset", "config", "split"}``).
     `name` defaults to the known name or the file stem.
@@ -357,7 +411,7 @@ def load_benchmark(name_or_path: str | os.PathLike, *, seed: int, prompt_style: 
         df = _load_hub_table(spec, load_dataset)
         where = f"hub:{spec.dataset}"
         return benchmark_from_table(df, name=name or str(name_or_path), where=where,
-                                    seed=seed, prompt_style=prompt_style, limit=limit,
+                                    seed=seed, prompt_style=prompt_style, limit=limit, choice_shuffle=choice_shuffle,
                                     source=f"hub:{spec.dataset}" + (f"/{spec.config}" if spec.config else ""))
     path = Path(name_or_path)
     if not path.is_file():
@@ -367,8 +421,7 @@ def load_benchmark(name_or_path: str | os.PathLike, *, seed: int, prompt_style: 
             raise InputFileError(f"{path}: file not found")
         raise InputFileError(f"{name_or_path}: not a known benchmark ({', '.join(HUB_BENCHMARKS)}) "
                              "and no such file")
-    if prompt_style not in PROMPT_STYLES:  # fail before reading a large file
-        raise ConfigError(f"unknown prompt_style {prompt_style!r}; expected one of {list(PROMPT_STYLES)}")
+    _check_style(prompt_style, choice_shuffle)  # fail before reading a large file
     df = read_table(path)
     return benchmark_from_table(df, name=name or path.stem, where=str(path), seed=seed, prompt_style=prompt_style,
-                                limit=limit, source=str(path))
+                                limit=limit, source=str(path), choice_shuffle=choice_shuffle)

@@ -16,6 +16,19 @@ following s1's released lm-eval code):
   cap and truncated afterwards, which could leave a cut thinking without a final answer.)
 - Minimum: the stop token is suppressed until ``min_thinking`` thinking tokens exist.
 - The answer phase generates up to ``answer_max_tokens`` and stops at ``<|im_end|>``.
+- End of text: as in s1's harness, the thinking also ends at the model's end-of-sequence ids
+  (the tokenizer's EOS, ``<|im_end|>`` for Qwen instruct models, and the ids an engine reports
+  from the model's generation config, e.g. ``<|endoftext|>``), and so does the answer phase.
+  An EOS inside the thinking is an end attempt like the thinking stop.
+
+``compat="s1"`` reproduces s1's harness (``vllm_causallms._model_generate``; S1_REFERENCE 9.4)
+where s1flow deliberately differs: with Waits, every segment asks for the full cap ``B`` with
+``min_tokens = 1`` (overriding ``min_thinking``) and the joined thinking is cut to ``B``
+afterwards; the finish kept is the last segment's, and the newline test before the forced
+end reads the uncut text. Rejection sampling accepts at most ``B`` generated tokens counting
+the stop token. A step-conditional setting with budget forcing ends its thinking at
+``<|im_start|>0`` (the "0 steps left" marker) instead of at the answer section, and countdown
+markers are not looked past otherwise (s1's harness stops at the first thinking stop).
 
 Open settings (``Setting(open=True)``, named ``open:cap=B``) are the baseline a model without
 budget forcing gets, as the paper's base-model rows (Qwen2.5-32B-Instruct) are produced: the
@@ -55,6 +68,8 @@ from s1flow.errors import ConfigError
 log = logging.getLogger(__name__)
 
 Finish = Literal["stop", "cap"]
+#: Budget-forcing semantics: s1flow's (the cap counts every continuation) or s1's harness exactly.
+COMPAT_MODES = ("s1flow", "s1")
 
 
 @dataclass(frozen=True)
@@ -164,6 +179,8 @@ class Thinking:
     attempts: list[int] = field(default_factory=list)  # thinking length at each end attempt
     finish: Finish = "stop"
     generated: int = 0  # tokens the model generated (without inserted ignore strings)
+    # compat "s1" with Waits: (start, length, engine finish) of every segment; `tokens` is then uncut
+    segments: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -181,6 +198,7 @@ class SampleResult:
     finish: Finish
     thinking_ids: list[int] = field(repr=False, default_factory=list)
     answer_ids: list[int] = field(repr=False, default_factory=list)
+    output: str = field(repr=False, default="")  # the whole output as s1 forms it: what grading splits
 
 
 def request_seed(seed: int, qid: str, sample: int, attempt: int = 0) -> int:
@@ -193,7 +211,10 @@ class BudgetForcer:
     """Budget forcing over an :class:`~s1flow.engines.base.Engine` and its tokenizer."""
 
     def __init__(self, engine: Engine, tokenizer, *, delimiters: Delimiters | None = None,
-                 answer_max_tokens: int = 512, max_gen_toks: int | None = None) -> None:
+                 answer_max_tokens: int = 512, max_gen_toks: int | None = None, compat: str = "s1flow") -> None:
+        if compat not in COMPAT_MODES:
+            raise ConfigError(f"generation.compat: {compat!r} is not one of {list(COMPAT_MODES)}")
+        self.compat = compat
         self.engine = engine
         self.tokenizer = tokenizer
         self.delimiters = d = delimiters or Delimiters()
@@ -204,7 +225,10 @@ class BudgetForcer:
         self.forced_end_ids = self._encode(d.forced_end)
         self.newline_ids = self._encode("\n")
         self.think_stop_id = self._single_token(d.think_stop, "think_stop")
-        self.answer_stop_ids = (self._single_token(d.answer_stop, "answer_stop"),)
+        self.eos_ids = self._eos_ids(engine, tokenizer)
+        # thinking ends at the thinking stop or an EOS; the answer at the answer stop or an EOS (s1's stops)
+        self.think_stop_ids = _unique((self.think_stop_id, *self.eos_ids))
+        self.answer_stop_ids = _unique((self._single_token(d.answer_stop, "answer_stop"), *self.eos_ids))
         for name, ids in (("think_start", self.think_start_ids), ("answer_start", self.answer_start_ids),
                           ("forced_end", self.forced_end_ids)):
             check_prompt_ids(ids, engine.max_token_id, where=f"delimiter {name}")
@@ -212,6 +236,20 @@ class BudgetForcer:
         # the token after the thinking stop that opens the answer section (marker-aware thinking)
         self.answer_after_stop = (self.answer_start_ids[1] if len(self.answer_start_ids) > 1
                                   and self.answer_start_ids[0] == self.think_stop_id else None)
+
+    @staticmethod
+    def _eos_ids(engine: Engine, tokenizer) -> tuple[int, ...]:
+        """The tokenizer's EOS id and the ids the engine reports from the model's generation config."""
+        ids = [getattr(tokenizer, "eos_token_id", None), *getattr(engine, "eos_token_ids", ())]
+        return _unique(tuple(int(t) for t in ids if isinstance(t, int) and 0 <= t <= engine.max_token_id))
+
+    def step_end_id(self) -> int:
+        """The token after the thinking stop that s1's step-conditional forcing stops at (``<|im_start|>0``)."""
+        ids = self._encode(self.delimiters.think_stop + "0")
+        if len(ids) != 2 or ids[0] != self.think_stop_id:
+            raise ConfigError(f"compat 's1' step-conditional forcing stops at {self.delimiters.think_stop + '0'!r}, "
+                              f"which must be the thinking stop plus one token (it encodes to {ids})")
+        return ids[1]
 
     # -- tokenizer helpers -------------------------------------------------------------
     def _encode(self, text: str) -> list[int]:
@@ -284,18 +322,35 @@ class BudgetForcer:
         return value
 
     # -- thinking phase ----------------------------------------------------------------
+    def end_token(self, setting: Setting) -> int | None:
+        """The token that must follow a thinking stop for the stop to end `setting`'s thinking; None when
+        every stop ends it. s1flow: the answer section's token for models that write countdown markers.
+        compat s1: ``0`` (of ``<|im_start|>0``) for step-conditional budget forcing, else None."""
+        if self.compat == "s1":
+            return self.step_end_id() if setting.condition == "steps" and setting.forced else None
+        if not setting.markers:
+            return None
+        if self.answer_after_stop is None:
+            raise ConfigError("countdown markers need an answer start of the thinking stop token plus more tokens "
+                              f"(answer_start {self.delimiters.answer_start!r})")
+        return self.answer_after_stop
+
     def think(self, items: Sequence[Item], seeds: Sequence[int], *, cap: int, num_wait: int, min_thinking: int = 0,
-              ignore_str: str = "Wait", temperature: float = 0.0, markers: bool = False) -> list[Thinking]:
+              ignore_str: str = "Wait", temperature: float = 0.0, end_token: int | None = None) -> list[Thinking]:
         """Run the thinking phase of every item under one (cap, Wait count, minimum).
 
-        With `markers`, a stop is an end attempt only when the answer section follows it (one
-        token is looked at); otherwise the stop token opened a countdown marker and stays.
+        The thinking stops at the thinking stop or an EOS id. With `end_token`, a thinking stop is
+        an end attempt only when that token follows it (one token is looked at, same seed and
+        position); otherwise the stop token opened a countdown marker and stays. In compat s1
+        with Waits the segments run as s1's harness runs them (:meth:`_think_segments`).
         """
         if cap < 1:
             raise ConfigError(f"thinking cap must be >= 1, got {cap}")
-        if markers and self.answer_after_stop is None:
-            raise ConfigError("countdown markers need an answer start of the thinking stop token plus more tokens "
-                              f"(answer_start {self.delimiters.answer_start!r})")
+        if self.compat == "s1" and num_wait:
+            if end_token is not None:
+                raise ConfigError("compat 's1' runs no Waits on a setting with a thinking end token")
+            return self._think_segments(items, seeds, cap=cap, num_wait=num_wait, ignore_str=ignore_str,
+                                        temperature=temperature)
         ignore = self.ignore_ids(ignore_str) if num_wait else []
         states = [Thinking() for _ in items]
         waits = [0] * len(items)
@@ -310,11 +365,11 @@ class BudgetForcer:
                 min_new = max(min_thinking - len(st.tokens), 0 if first else 1)
                 remaining = cap - len(st.tokens)  # >= 1 for every active item
                 requests.append(GenerationRequest(
-                    prompt=items[i].prompt + st.tokens, max_tokens=remaining, stop_token_ids=(self.think_stop_id,),
+                    prompt=items[i].prompt + st.tokens, max_tokens=remaining, stop_token_ids=self.think_stop_ids,
                     min_tokens=min(min_new, remaining), temperature=temperature, seed=seeds[i]))
             outputs = self.engine.generate(requests)
-            opened = self._opened_markers(items, states, active, outputs, seeds, cap, temperature) if markers \
-                else set()
+            opened = self._opened_markers(items, states, active, outputs, seeds, cap, temperature, end_token) \
+                if end_token is not None else set()
             still = []
             for i, out in zip(active, outputs, strict=True):
                 st = states[i]
@@ -347,13 +402,47 @@ class BudgetForcer:
             active = still
         return states
 
+    def _think_segments(self, items: Sequence[Item], seeds: Sequence[int], *, cap: int, num_wait: int,
+                        ignore_str: str, temperature: float) -> list[Thinking]:
+        """s1's harness with Waits: up to ``num_wait + 1`` segments, each asked for the full `cap` with
+        ``min_tokens = 1``; a segment that stops (before the last) gets the ignore string appended, one
+        that runs to `cap` is final. The tokens come back uncut (see :func:`derive_s1`)."""
+        ignore = self.ignore_ids(ignore_str)
+        states = [Thinking() for _ in items]
+        active = list(range(len(items)))
+        for segment in range(num_wait + 1):
+            requests = [GenerationRequest(prompt=items[i].prompt + states[i].tokens, max_tokens=cap,
+                                          stop_token_ids=self.think_stop_ids, min_tokens=min(1, cap),
+                                          temperature=temperature, seed=seeds[i]) for i in active]
+            outputs = self.engine.generate(requests)
+            still = []
+            for i, out in zip(active, outputs, strict=True):
+                st = states[i]
+                st.segments.append((len(st.tokens), len(out.tokens), out.finish))
+                st.tokens.extend(out.tokens)
+                st.generated += len(out.tokens)
+                if out.finish == "length" or segment == num_wait:
+                    st.finish = "cap" if out.finish == "length" else "stop"
+                    if out.finish != "length":
+                        st.attempts.append(len(st.tokens))
+                    continue
+                st.attempts.append(len(st.tokens))
+                st.tokens.extend(ignore)
+                still.append(i)
+            log.info("thinking segment %d: %d of %d items continue", segment + 1, len(still), len(items))
+            active = still
+            if not active:
+                break
+        return states
+
     def _opened_markers(self, items: Sequence[Item], states: list[Thinking], active: list[int], outputs, seeds,
-                        cap: int, temperature: float) -> set[int]:
-        """Which of the items that stopped below the cap wrote a marker: the token after the stop
-        token is not the answer section's (a one-token look-ahead, same seed and position)."""
+                        cap: int, temperature: float, end_token: int) -> set[int]:
+        """Which of the items that stopped at the thinking stop below the cap did not end their thinking:
+        the token after the stop token is not `end_token` (a one-token look-ahead, same seed and position)."""
         look, who = [], []
         for i, out in zip(active, outputs, strict=True):
-            if out.finish == "stop" and len(states[i].tokens) + len(out.tokens) < cap:
+            if out.finish == "stop" and out.stop_token in (None, self.think_stop_id) \
+                    and len(states[i].tokens) + len(out.tokens) < cap:
                 look.append(GenerationRequest(prompt=items[i].prompt + states[i].tokens + list(out.tokens)
                                               + [self.think_stop_id], max_tokens=1, temperature=temperature,
                                               seed=seeds[i]))
@@ -361,7 +450,7 @@ class BudgetForcer:
         if not look:
             return set()
         nexts = self.engine.generate(look)
-        return {i for i, nxt in zip(who, nexts, strict=True) if nxt.tokens and nxt.tokens[0] != self.answer_after_stop}
+        return {i for i, nxt in zip(who, nexts, strict=True) if nxt.tokens and nxt.tokens[0] != end_token}
 
     # -- open responses ----------------------------------------------------------------
     def respond(self, items: Sequence[Item], seeds: Sequence[int], *, max_tokens: int, temperature: float = 0.0
@@ -385,21 +474,25 @@ class BudgetForcer:
             return body, []
         return body[:k], body[k + len(self.answer_start_ids):]
 
-    # -- answer phase ------------------------------------------------------------------
-    def answer_suffix(self, thinking: Sequence[int], finish: Finish) -> list[int]:
-        """What follows the thinking: the answer start, or (newline +) the forced end after a cap."""
+    # -- answer phase ----------------------------------------------------------------
+    def answer_suffix(self, thinking: Sequence[int], finish: Finish, tail: Sequence[int] | None = None) -> list[int]:
+        """What follows the thinking: the answer start, or (newline +) the forced end after a cap.
+
+        The newline test reads `tail` when given (compat s1: the uncut thinking), else `thinking`."""
         if finish == "stop":
             return list(self.answer_start_ids)
-        ends_with_newline = self.decode(thinking[-4:]).endswith("\n") if thinking else False
+        test = thinking if tail is None else tail
+        ends_with_newline = self.decode(test[-4:]).endswith("\n") if test else False
         return (list(self.forced_end_ids) if ends_with_newline
                 else list(self.newline_ids) + list(self.forced_end_ids))
 
-    def answer(self, jobs: Sequence[tuple[Item, list[int], Finish, int]], *, temperature: float = 0.0
-               ) -> list[tuple[str, list[int]]]:
-        """Answer phase for (item, thinking ids, finish, seed) jobs -> (answer text, answer ids)."""
+    def answer(self, jobs: Sequence[tuple], *, temperature: float = 0.0) -> list[tuple[str, list[int]]]:
+        """Answer phase for (item, thinking ids, finish, seed[, suffix]) jobs -> (answer text, answer ids).
+
+        Without a suffix, :meth:`answer_suffix` of the thinking and finish is appended."""
         requests, suffixes = [], []
-        for item, thinking, finish, seed in jobs:
-            suffix = self.answer_suffix(thinking, finish)
+        for item, thinking, finish, seed, *given in jobs:
+            suffix = list(given[0]) if given else self.answer_suffix(thinking, finish)
             suffixes.append(suffix)
             requests.append(GenerationRequest(
                 prompt=item.prompt + list(thinking) + suffix, max_tokens=self.answer_max_tokens,
@@ -411,6 +504,10 @@ class BudgetForcer:
             shown = suffix[suffix_answer_offset(suffix, self.answer_start_ids):]
             results.append((self.decode(shown + out.tokens), list(out.tokens)))
         return results
+
+
+def _unique(ids: Sequence[int]) -> tuple[int, ...]:
+    return tuple(dict.fromkeys(ids))
 
 
 def find_sequence(tokens: Sequence[int], pattern: Sequence[int], *, last: bool = False) -> int | None:
@@ -445,6 +542,31 @@ def derive(thinking: Thinking, cap: int, num_wait: int) -> tuple[list[int], Fini
     return thinking.tokens[:cap], "cap"
 
 
+def derive_s1(thinking: Thinking, cap: int, num_wait: int, ignore_len: int) -> tuple[list[int], Finish, list[int]]:
+    """compat s1: (thinking cut at `cap`, finish, uncut thinking) of setting (cap, num_wait), from a segmented
+    trajectory (:meth:`BudgetForcer._think_segments`) run with a cap and Wait count at least as large.
+
+    A segment that reached `cap` tokens (in the larger run: at least `cap`) is the last one and ends by
+    length; one that stopped below it is followed by the ignore string, or is the last one after
+    `num_wait` Waits. The finish is the last segment's, whatever the cut removes.
+    """
+    for k, (start, n, _) in enumerate(thinking.segments):
+        if n >= cap:
+            end, finish = start + cap, "cap"
+            break
+        end = start + n
+        if k == num_wait:
+            finish = "stop"
+            break
+        if k + 1 == len(thinking.segments):
+            raise ValueError("trajectory too short for the requested setting (was it run with fewer Waits?)")
+        end += ignore_len
+    else:
+        raise ValueError("a segmented trajectory is needed (compat s1 with Waits)")
+    uncut = thinking.tokens[:end]
+    return uncut[:cap], finish, uncut
+
+
 def _expand(items: Sequence[Item], sampling: Sampling) -> tuple[list[Item], list[int], list[int]]:
     """One entry per (item, sample) with its request seed."""
     flat, samples, seeds = [], [], []
@@ -456,13 +578,40 @@ def _expand(items: Sequence[Item], sampling: Sampling) -> tuple[list[Item], list
     return flat, samples, seeds
 
 
+def _group_key(forcer: BudgetForcer, s: Setting) -> tuple:
+    """Settings with equal keys share one thinking trajectory (see :func:`run_sweep`)."""
+    if forcer.compat == "s1":
+        # s1's harness gives every segment min_tokens 1 once Waits are on, so a run with Waits does not
+        # extend one without them; its minimum is then overridden
+        waits = s.num_wait > 0
+        return (waits, None if waits else s.min_thinking, s.ignore_str if waits else None, s.condition,
+                s.condition_value, s.forced)
+    return (s.min_thinking, s.ignore_str, s.condition, s.condition_value)
+
+
+def _thinkings(forcer: BudgetForcer, asked: Sequence[Item], trajectories: Sequence[Thinking], setting: Setting,
+               cap: int) -> list[tuple[list[int], Finish, list[int]]]:
+    """(thinking, finish, answer suffix) of `setting` at `cap` for each trajectory of its group."""
+    out = []
+    segmented = forcer.compat == "s1" and setting.num_wait > 0
+    ignore_len = len(forcer.ignore_ids(setting.ignore_str)) if segmented else 0
+    for traj in trajectories:
+        if segmented:
+            tokens, finish, uncut = derive_s1(traj, cap, setting.num_wait, ignore_len)
+        else:
+            (tokens, finish), uncut = derive(traj, cap, setting.num_wait), None
+        out.append((tokens, finish, forcer.answer_suffix(tokens, finish, uncut)))
+    return out
+
+
 def run_sweep(forcer: BudgetForcer, items: Sequence[Item], settings: Sequence[Setting],
               sampling: Sampling | None = None) -> list[SampleResult]:
     """Every setting for every item, sharing one thinking run per (item, sample) and settings group.
 
     Settings that differ only in cap and Wait count share a trajectory (run to the largest
     cap and Wait count); settings with another minimum, ignore string or condition form their
-    own group. Equal thinkings (e.g. every cap above a natural end) share one answer phase.
+    own group, and in compat s1 so do the settings with Waits and those without. Equal
+    thinkings with equal answer suffixes (e.g. every cap above a natural end) share one answer phase.
     """
     sampling = sampling or Sampling()
     _check_unique(settings)
@@ -471,7 +620,7 @@ def run_sweep(forcer: BudgetForcer, items: Sequence[Item], settings: Sequence[Se
     groups: dict[tuple, list[Setting]] = {}
     for s in settings:
         if not s.open:
-            groups.setdefault((s.min_thinking, s.ignore_str, s.condition, s.condition_value), []).append(s)
+            groups.setdefault(_group_key(forcer, s), []).append(s)
     rows: list[SampleResult] = []
     opened = [s for s in settings if s.open]
     if opened:
@@ -481,26 +630,27 @@ def run_sweep(forcer: BudgetForcer, items: Sequence[Item], settings: Sequence[Se
         for s in opened:
             for j, (tokens, finish) in enumerate(responses):
                 rows.append(_open_row(forcer, flat[j], s, caps[s], samples[j], *cut_response(tokens, finish, limit[s])))
-    for (min_thinking, ignore_str, _, _), group in groups.items():
+    for group in groups.values():
+        first = group[0]
         big_cap = max(caps[s] for s in group)
         big_wait = max(s.num_wait for s in group)
-        asked = forcer.conditioned(flat, group[0])
-        trajectories = forcer.think(asked, seeds, cap=big_cap, num_wait=big_wait, min_thinking=min_thinking,
-                                    ignore_str=ignore_str, temperature=sampling.temperature, markers=group[0].markers)
-        derived: dict[tuple[int, int, str], int] = {}
+        asked = forcer.conditioned(flat, first)
+        trajectories = forcer.think(asked, seeds, cap=big_cap, num_wait=big_wait, min_thinking=first.min_thinking,
+                                    ignore_str=first.ignore_str, temperature=sampling.temperature,
+                                    end_token=forcer.end_token(first))
+        derived: dict[tuple, int] = {}
         jobs = []
         plan = []
         for s in group:
-            for j, traj in enumerate(trajectories):
-                tokens, finish = derive(traj, caps[s], s.num_wait)
-                key = (j, len(tokens), finish)
+            for j, (tokens, finish, suffix) in enumerate(_thinkings(forcer, asked, trajectories, s, caps[s])):
+                key = (j, len(tokens), finish, tuple(suffix))
                 if key not in derived:
                     derived[key] = len(jobs)
-                    jobs.append((asked[j], tokens, finish, seeds[j]))
+                    jobs.append((asked[j], tokens, finish, seeds[j], suffix))
                 plan.append((s, j, tokens, finish, derived[key]))
         answers = forcer.answer(jobs, temperature=sampling.temperature)
-        log.info("settings group min=%d ignore=%r: %d settings, %d answer phases for %d rows", min_thinking,
-                 ignore_str, len(group), len(jobs), len(plan))
+        log.info("settings group %s: %d settings, %d answer phases for %d rows", first.name, len(group), len(jobs),
+                 len(plan))
         for s, j, tokens, finish, a in plan:
             rows.append(_row(forcer, flat[j], s, caps[s], samples[j], tokens, finish, answers[a]))
     return _ordered(rows, items, settings)
@@ -523,11 +673,13 @@ def run_settings_separately(forcer: BudgetForcer, items: Sequence[Item], setting
             continue
         asked = forcer.conditioned(flat, s)
         trajectories = forcer.think(asked, seeds, cap=cap, num_wait=s.num_wait, min_thinking=s.min_thinking,
-                                    ignore_str=s.ignore_str, temperature=sampling.temperature, markers=s.markers)
-        jobs = [(asked[j], t.tokens, t.finish, seeds[j]) for j, t in enumerate(trajectories)]
+                                    ignore_str=s.ignore_str, temperature=sampling.temperature,
+                                    end_token=forcer.end_token(s))
+        thinkings = _thinkings(forcer, asked, trajectories, s, cap)
+        jobs = [(asked[j], tokens, finish, seeds[j], suffix) for j, (tokens, finish, suffix) in enumerate(thinkings)]
         answers = forcer.answer(jobs, temperature=sampling.temperature)
-        for j, t in enumerate(trajectories):
-            rows.append(_row(forcer, flat[j], s, cap, samples[j], t.tokens, t.finish, answers[j]))
+        for j, (tokens, finish, _) in enumerate(thinkings):
+            rows.append(_row(forcer, flat[j], s, cap, samples[j], tokens, finish, answers[j]))
     return _ordered(rows, items, settings)
 
 
@@ -535,40 +687,46 @@ def rejection_sample(forcer: BudgetForcer, items: Sequence[Item], cap: int | str
                      sampling: Sampling | None = None, label: str | None = None) -> list[SampleResult]:
     """s1's rejection-sampling baseline: resample the thinking until it ends on its own within the cap.
 
-    Each try uses a fresh seed at the sampling temperature (s1: 1.0). A question whose
-    ``max_tries`` tries all overran keeps its last try, cut at the cap with the forced end
+    Each try uses a fresh seed at the sampling temperature (s1: 1.0) and asks for ``B + 1``
+    tokens. s1flow accepts a thinking that ended on its own within ``B`` tokens; compat s1
+    accepts, as s1's harness, at most ``B`` generated tokens counting the stop token (a thinking
+    of at most ``B - 1``). ``max_tries = 0`` retries without a bound, as s1 does; otherwise a
+    question whose tries all overran keeps its last try, cut at the cap with the forced end
     (``finish == "cap"``).
     """
     sampling = sampling or Sampling(temperature=1.0)
     if sampling.temperature <= 0:
         raise ConfigError("rejection sampling needs a sampling temperature > 0")
-    if max_tries < 1:
-        raise ConfigError(f"rejection sampling max_tries must be >= 1, got {max_tries}")
+    if max_tries < 0:
+        raise ConfigError(f"evaluation.rejection_max_tries must be >= 0 (0: no bound), got {max_tries}")
     flat, samples, _ = _expand(items, sampling)
     b = forcer.resolve_cap(cap, items)
+    longest = b - 1 if forcer.compat == "s1" else b  # the longest thinking accepted
     setting = Setting(cap=cap, label=label or f"rs:cap={cap}")
     accepted: dict[int, Thinking] = {}
     pending = list(range(len(flat)))
-    for attempt in range(max_tries):
+    attempt = 0
+    while pending:
+        last = max_tries > 0 and attempt == max_tries - 1
         seeds = [request_seed(sampling.seed, flat[j].qid, samples[j], attempt) for j in pending]
         # one token more than the cap, so a thinking of exactly `b` tokens can still end on its own
         tries = forcer.think([flat[j] for j in pending], seeds, cap=b + 1, num_wait=0,
                              temperature=sampling.temperature)
         left = []
         for j, t in zip(pending, tries, strict=True):
-            if t.finish == "stop" or attempt == max_tries - 1:
+            if (t.finish == "stop" and len(t.tokens) <= longest) or last:
                 accepted[j] = t
             else:
                 left.append(j)
-        log.info("rejection sampling try %d: %d of %d still over %d tokens", attempt + 1, len(left), len(flat), b)
+        log.info("rejection sampling try %d: %d of %d still over %d tokens", attempt + 1, len(left), len(flat),
+                 longest)
         pending = left
-        if not pending:
-            break
+        attempt += 1
     jobs = []
     for j in range(len(flat)):
         t = accepted[j]
-        if t.finish == "cap":
-            t.tokens = t.tokens[:b]
+        if t.finish == "cap" or len(t.tokens) > longest:
+            t.tokens, t.finish = t.tokens[:b], "cap"
         jobs.append((flat[j], t.tokens, t.finish, request_seed(sampling.seed, flat[j].qid, samples[j])))
     answers = forcer.answer(jobs, temperature=sampling.temperature)
     return [_row(forcer, flat[j], setting, b, samples[j], accepted[j].tokens, accepted[j].finish, answers[j])
@@ -585,20 +743,23 @@ def _check_unique(settings: Sequence[Setting]) -> None:
 
 
 def _row(forcer: BudgetForcer, item: Item, setting: Setting, cap: int, sample: int, tokens: Sequence[int],
-         finish: Finish, answer: tuple[str, list[int]]) -> SampleResult:
+         finish: Finish, answer: tuple[str, list[int]], output: str | None = None) -> SampleResult:
     thinking = forcer.decode(tokens)
     count = len(tokens)
     if setting.markers:  # countdown markers are bookkeeping, not thinking: count the text without them
         count = forcer.count_tokens(strip_markers(thinking))
+    d = forcer.delimiters
     return SampleResult(qid=item.qid, setting=setting.name, budget=cap, num_wait=setting.num_wait, sample=sample,
                         thinking=thinking, answer=answer[0], thinking_tokens=count, finish=finish,
-                        thinking_ids=list(tokens), answer_ids=answer[1])
+                        thinking_ids=list(tokens), answer_ids=answer[1],
+                        output=output if output is not None else d.think_start + thinking + d.answer_start + answer[0])
 
 
 def _open_row(forcer: BudgetForcer, item: Item, setting: Setting, cap: int, sample: int, tokens: Sequence[int],
               finish: Finish) -> SampleResult:
     thinking, answer = forcer.split_response(tokens)
-    return _row(forcer, item, setting, cap, sample, thinking, finish, (forcer.decode(answer), answer))
+    return _row(forcer, item, setting, cap, sample, thinking, finish, (forcer.decode(answer), answer),
+                output=forcer.decode(tokens))
 
 
 def _ordered(rows: list[SampleResult], items: Sequence[Item], settings: Sequence[Setting]) -> list[SampleResult]:

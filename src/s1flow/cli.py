@@ -8,10 +8,14 @@ import sys
 from collections.abc import Sequence
 
 from s1flow import stages
+from s1flow.benchmarks import CHOICE_SHUFFLES, PROMPT_STYLES
+from s1flow.budget import COMPAT_MODES
 from s1flow.errors import ConfigError, S1FlowError
+from s1flow.grading import GRADED_TEXTS
 from s1flow.logs import setup_logging
 from s1flow.select import SUBSETS, BenchmarkSources, SelectionSettings
 from s1flow.sources.presets import PRESETS
+from s1flow.sweep import DTYPES
 
 log = logging.getLogger("s1flow")
 
@@ -64,13 +68,13 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
     )
     options = {}
     if args.engine in ("transformers",):
-        options = {"batch_size": args.batch_size, "dtype": args.dtype}
+        options = {"batch_size": args.batch_size}
     elif args.engine == "openai":
         if not args.base_url:
             raise ConfigError("--engine openai needs --base-url (the server's /v1 address)")
         options = {"base_url": args.base_url, "api_key_env": args.api_key_env, "tokenizer": args.tokenizer}
     elif args.engine == "vllm":
-        options = {"tensor_parallel_size": args.tensor_parallel_size, "dtype": args.dtype, "seed": args.seed}
+        options = {"tensor_parallel_size": args.tensor_parallel_size, "seed": args.seed}
         if args.enforce_eager:
             options["enforce_eager"] = True
     judge = None
@@ -79,7 +83,8 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
     df = sweep_to_file(args.model, args.benchmark, args.out, plan=plan, seed=args.seed, engine=args.engine,
                        engine_options=options, prompt_style=args.prompt_style, limit=args.limit,
                        answer_max_tokens=args.answer_max_tokens, max_gen_toks=args.max_gen_toks,
-                       shared=not args.separately, cache_dir=args.cache_dir, judge=judge)
+                       shared=not args.separately, cache_dir=args.cache_dir, judge=judge, compat=args.compat,
+                       dtype=args.dtype, graded=args.graded_text, choice_shuffle=args.choice_shuffle)
     print(summarise(df).to_string(index=False))
     print(f"{len(df)} samples -> {args.out}")
 
@@ -202,10 +207,20 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--majority-temperature", type=float, default=1.0)
     w.add_argument("--answer-max-tokens", type=int, default=512, help="token limit of the answer phase")
     w.add_argument("--max-gen-toks", type=int, help="total generation budget for cap 'auto' (default: context)")
-    w.add_argument("--prompt-style", choices=("s1", "plain"), default="s1")
+    w.add_argument("--prompt-style", choices=PROMPT_STYLES, default="s1",
+                   help="s1 = what s1's tasks send (the bare question; GPQA with 'A) ...' lines); simple-evals = "
+                        "OpenAI simple-evals' instructions; plain = the question only")
+    w.add_argument("--choice-shuffle", choices=CHOICE_SHUFFLES, default="qid",
+                   help="GPQA option order: per question id from --seed, or s1's one stream seeded 0")
+    w.add_argument("--compat", choices=COMPAT_MODES, default="s1flow",
+                   help="s1 = budget forcing exactly as s1's harness (every Wait segment gets the full cap, the "
+                        "thinking is cut afterwards); s1flow = the cap counts every continuation")
+    w.add_argument("--graded-text", choices=GRADED_TEXTS, default="answer",
+                   help="answer = grade the answer section only, as s1 does; all = thinking + answer")
     w.add_argument("--limit", type=int, help="only the first N questions")
     w.add_argument("--batch-size", type=int, default=16, help="transformers batch size")
-    w.add_argument("--dtype", default="auto")
+    w.add_argument("--dtype", choices=DTYPES, default="auto",
+                   help="engine precision (transformers, vllm); s1 evaluates in float32")
     w.add_argument("--tensor-parallel-size", type=int, default=1, help="vLLM tensor parallel size")
     w.add_argument("--enforce-eager", action="store_true", help="vLLM: skip graph compilation (faster start-up)")
     w.add_argument("--separately", action="store_true",

@@ -128,6 +128,27 @@ def _extract_mc(text: str, letters: str) -> str | None:
     return best[1] if best else None
 
 
+#: What a sample is graded on: the answer section of its output (s1's rule) or thinking + answer.
+GRADED_TEXTS = ("answer", "all")
+
+
+def answer_section(output: str, *, answer_start: str = "<|im_start|>answer", think_stop: str = "<|im_start|>"
+                   ) -> str:
+    """The part of a whole output (thinking start + thinking + answer) that s1's tasks grade (S1_REFERENCE 9.3).
+
+    The text after the last ``answer_start + "\n"``; if there is none, the text after the last
+    `think_stop` without its first line; if there is neither, the whole output. The thinking is
+    never searched for an answer.
+    """
+    head = answer_start + "\n"
+    if head in output:
+        return output.split(head)[-1]
+    if think_stop in output:
+        rest = output.split(think_stop)[-1]
+        return "\n".join(rest.split("\n")[1:]) if "\n" in rest else rest
+    return output
+
+
 def extract_answer(text: str | None, kind: str, *, letters: str = MC_LETTERS) -> str | None:
     """The final answer in a model response, or None.
 

@@ -80,6 +80,32 @@ def local_model_config(model: str | os.PathLike) -> dict | None:
     return read_model_config(config) if config.is_file() else None
 
 
+def generation_eos_ids(model: str | os.PathLike) -> tuple[int, ...]:
+    """The end-of-sequence ids of a model's generation config (``generation_config.json``'s
+    ``eos_token_id``, one id or a list), which vLLM stops at besides the tokenizer's EOS.
+
+    A local directory is read directly; a hub id through transformers (cached or online);
+    () where there is none to be had."""
+    path = Path(model).expanduser()
+    if is_local_model(model):
+        file = path / "generation_config.json"
+        if not file.is_file():
+            return ()
+        try:
+            value = json.loads(file.read_text(encoding="utf-8")).get("eos_token_id")
+        except (OSError, ValueError, AttributeError) as exc:
+            raise InputFileError(f"{file}: not a readable generation config ({exc})") from exc
+    else:
+        try:
+            from transformers import GenerationConfig
+
+            value = GenerationConfig.from_pretrained(str(model)).eos_token_id
+        except Exception:  # offline, or the repository has no generation config
+            return ()
+    values = value if isinstance(value, list) else [value]
+    return tuple(int(v) for v in values if isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+
+
 def model_identity(model: str | os.PathLike) -> str:
     """What a cache of a model's outputs must be keyed by: a hub id as given; for a local
     directory its path plus the size and modification time of its config and weight files,

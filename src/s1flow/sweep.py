@@ -25,7 +25,9 @@ from tqdm import tqdm
 
 from s1flow.benchmarks import Benchmark
 from s1flow.budget import (
+    COMPAT_MODES,
     BudgetForcer,
+    Delimiters,
     Item,
     SampleResult,
     Sampling,
@@ -35,7 +37,7 @@ from s1flow.budget import (
     run_sweep,
 )
 from s1flow.errors import ConfigError, InputFileError
-from s1flow.grading import grade
+from s1flow.grading import GRADED_TEXTS, answer_section, grade
 from s1flow.io import read_table, require_columns, write_parquet
 
 log = logging.getLogger(__name__)
@@ -138,30 +140,45 @@ def sweep_rows(forcer: BudgetForcer, items: Sequence[Item], plan: SweepPlan, *, 
     return rows
 
 
+def graded_text(row: SampleResult, graded: str = "answer", delimiters: Delimiters | None = None) -> str:
+    """The text a sample is graded on: its output's answer section (s1's rule, :func:`answer_section`)
+    or, with ``graded="all"``, its thinking + answer."""
+    if graded not in GRADED_TEXTS:
+        raise ConfigError(f"evaluation.graded_text: {graded!r} is not one of {list(GRADED_TEXTS)}")
+    if graded == "all":
+        return row.thinking + row.answer
+    d = delimiters or Delimiters()
+    return answer_section(row.output, answer_start=d.answer_start, think_stop=d.think_stop)
+
+
 def grade_rows(rows: Sequence[SampleResult], benchmark: Benchmark, *, judge=None,
-               judge_cache: str | os.PathLike | None = None) -> pd.DataFrame:
-    """samples.parquet rows: every sample graded on its thinking + answer text.
+               judge_cache: str | os.PathLike | None = None, graded: str = "answer",
+               delimiters: Delimiters | None = None) -> pd.DataFrame:
+    """samples.parquet rows: every sample graded on :func:`graded_text` (by default its answer section).
 
     Offline by default (math-verify / letter match). With `judge` (an OpenAI-compatible
-    client), s1's grading prompt decides ``correct`` instead; a reply that does not end in
-    Yes or No counts as wrong. ``extracted`` is always the offline extraction.
+    client), s1's grading prompt decides ``correct`` instead, shown the same text; a reply
+    that does not end in Yes or No counts as wrong. ``extracted`` is always the offline
+    extraction from that text.
     """
     gold = dict(zip(benchmark.items["qid"], benchmark.items["answer"], strict=True))
     question = dict(zip(benchmark.items["qid"], benchmark.items["question"], strict=True))
-    graded = [grade(r.thinking + r.answer, gold[r.qid], benchmark.kind) for r in rows]
+    texts = [graded_text(r, graded, delimiters) for r in rows]
+    graded_rows = [grade(t, gold[r.qid], benchmark.kind) for r, t in zip(rows, texts, strict=True)]
     if judge is not None:
         from s1flow.judges import grading_messages, parse_yes_no
 
         if judge_cache is None:
             raise ConfigError("grading samples by judge needs a cache directory")
-        keys = [hashlib.sha256(f"{r.qid}\x1f{r.setting}\x1f{r.sample}\x1f{r.thinking}{r.answer}".encode())
-                .hexdigest()[:24] for r in rows]
-        items = {k: grading_messages(question[r.qid], r.thinking + r.answer, str(gold[r.qid]))
-                 for k, r in zip(keys, rows, strict=True)}
+        keys = [hashlib.sha256(f"{r.qid}\x1f{r.setting}\x1f{r.sample}\x1f{t}".encode()).hexdigest()[:24]
+                for r, t in zip(rows, texts, strict=True)]
+        items = {k: grading_messages(question[r.qid], t, str(gold[r.qid]))
+                 for k, r, t in zip(keys, rows, texts, strict=True)}
         replies = judge.chat_many(items, cache_dir=judge_cache, purpose=f"grade-{benchmark.name}")
-        graded = [(e, bool(parse_yes_no(replies[k].text))) for k, (e, _) in zip(keys, graded, strict=True)]
+        graded_rows = [(e, bool(parse_yes_no(replies[k].text)))
+                       for k, (e, _) in zip(keys, graded_rows, strict=True)]
     records = []
-    for r, (extracted, correct) in zip(rows, graded, strict=True):
+    for r, (extracted, correct) in zip(rows, graded_rows, strict=True):
         records.append({"qid": r.qid, "setting": r.setting, "budget": r.budget, "num_wait": r.num_wait,
                         "sample": r.sample, "thinking": r.thinking, "answer": r.answer,
                         "thinking_tokens": r.thinking_tokens, "finish": r.finish, "extracted": extracted,
@@ -193,7 +210,7 @@ def read_samples(path: str | os.PathLike) -> pd.DataFrame:
 def run_benchmark_sweep(forcer: BudgetForcer, benchmark: Benchmark, plan: SweepPlan, *, shared: bool = True,
                         cache_dir: str | os.PathLike | None = None, chunk_size: int = 64,
                         fingerprint: dict | None = None, progress: bool = True, judge=None,
-                        judge_cache: str | os.PathLike | None = None) -> pd.DataFrame:
+                        judge_cache: str | os.PathLike | None = None, graded: str = "answer") -> pd.DataFrame:
     """Sweep every question of `benchmark`; graded samples, ordered by question then setting.
 
     With `cache_dir`, each chunk of `chunk_size` questions is stored as it finishes and
@@ -202,6 +219,8 @@ def run_benchmark_sweep(forcer: BudgetForcer, benchmark: Benchmark, plan: SweepP
     """
     if chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    if graded not in GRADED_TEXTS:
+        raise ConfigError(f"evaluation.graded_text: {graded!r} is not one of {list(GRADED_TEXTS)}")
     items = [Item(str(q), forcer.prompt_ids(p), p)
              for q, p in zip(benchmark.items["qid"], benchmark.items["prompt"], strict=True)]
     if len({i.qid for i in items}) != len(items):
@@ -212,7 +231,7 @@ def run_benchmark_sweep(forcer: BudgetForcer, benchmark: Benchmark, plan: SweepP
     cache = _ChunkCache(cache_dir, {"plan": plan.fingerprint(), "shared": shared, "chunk_size": chunk_size,
                                     "benchmark": benchmark.name, "kind": benchmark.kind,
                                     "questions": _digest(benchmark.items), "judge": getattr(judge, "model", None),
-                                    **(fingerprint or {})}) \
+                                    "graded": graded, "compat": forcer.compat, **(fingerprint or {})}) \
         if cache_dir else None
     frames = []
     for k, chunk in enumerate(tqdm(chunks, desc=f"sweep {benchmark.name}", unit="chunk", disable=not progress)):
@@ -221,7 +240,7 @@ def run_benchmark_sweep(forcer: BudgetForcer, benchmark: Benchmark, plan: SweepP
             frames.append(cached)
             continue
         df = grade_rows(sweep_rows(forcer, chunk, plan, shared=shared), benchmark, judge=judge,
-                        judge_cache=judge_cache)
+                        judge_cache=judge_cache, graded=graded, delimiters=forcer.delimiters)
         if cache:
             cache.store(k, df)
         frames.append(df)
@@ -233,7 +252,8 @@ def _resolve_auto(forcer: BudgetForcer, items: Sequence[Item], plan: SweepPlan) 
     def fix(s: Setting) -> Setting:
         if s.cap != "auto":
             return s
-        return replace(s, cap=forcer.resolve_cap("auto", items), label=s.name)
+        # as s1's harness: the longest prompt of the task, a conditional one with its sentence
+        return replace(s, cap=forcer.resolve_cap("auto", forcer.conditioned(items, s)), label=s.name)
 
     def fix_cap(c: int | str) -> int | str:
         return forcer.resolve_cap("auto", items) if c == "auto" else c
@@ -292,18 +312,27 @@ def sweep_to_file(model: str | os.PathLike, benchmark: str | os.PathLike, out: s
                   plan: SweepPlan, seed: int = 0, engine: str = "transformers", engine_options: dict | None = None,
                   prompt_style: str = "s1", limit: int | None = None, delimiters=None, answer_max_tokens: int = 512,
                   max_gen_toks: int | None = None, shared: bool = True, cache_dir: str | os.PathLike | None = None,
-                  chunk_size: int = 64, benchmark_name: str | None = None, judge: dict | None = None
-                  ) -> pd.DataFrame:
+                  chunk_size: int = 64, benchmark_name: str | None = None, judge: dict | None = None,
+                  compat: str = "s1flow", dtype: str = "auto", graded: str = "answer",
+                  choice_shuffle: str = "qid") -> pd.DataFrame:
     """Load model and benchmark, run the sweep and write samples.parquet (the ``s1flow sweep`` command).
 
     `judge` (an endpoint config: base_url, model, api_key_env, ...) grades with s1's LLM-judge
     prompt instead of offline; its replies are cached under `cache_dir` (or next to `out`).
+    `compat` is the budget-forcing semantics (:data:`~s1flow.budget.COMPAT_MODES`), `dtype` the
+    engine's precision (s1 evaluates in float32), `graded` what is graded (:func:`graded_text`).
     """
     from s1flow.benchmarks import load_benchmark
     from s1flow.engines import load_engine
     from s1flow.models import model_identity
 
-    bench = load_benchmark(str(benchmark), seed=seed, prompt_style=prompt_style, limit=limit, name=benchmark_name)
+    if compat not in COMPAT_MODES:  # checked before a model loads
+        raise ConfigError(f"generation.compat: {compat!r} is not one of {list(COMPAT_MODES)}")
+    if graded not in GRADED_TEXTS:
+        raise ConfigError(f"evaluation.graded_text: {graded!r} is not one of {list(GRADED_TEXTS)}")
+    engine_options = engine_options_with_dtype(engine, engine_options, dtype)
+    bench = load_benchmark(str(benchmark), seed=seed, prompt_style=prompt_style, limit=limit, name=benchmark_name,
+                           choice_shuffle=choice_shuffle)
     client = None
     if judge:
         from s1flow.label_stages import client_from_config
@@ -311,15 +340,40 @@ def sweep_to_file(model: str | os.PathLike, benchmark: str | os.PathLike, out: s
         client = client_from_config(judge, "judge")
     backend = load_engine(engine, model, **(engine_options or {}))
     forcer = BudgetForcer(backend, backend.tokenizer, delimiters=delimiters, answer_max_tokens=answer_max_tokens,
-                          max_gen_toks=max_gen_toks or context_length(model))
+                          max_gen_toks=max_gen_toks or context_length(model), compat=compat)
     fingerprint = {"model": model_identity(model), "engine": engine, "engine_options": engine_options or {},
                    "delimiters": asdict(forcer.delimiters), "answer_max_tokens": answer_max_tokens,
-                   "max_gen_toks": forcer.max_gen_toks, "seed": seed, "prompt_style": prompt_style}
+                   "max_gen_toks": forcer.max_gen_toks, "seed": seed, "prompt_style": prompt_style,
+                   "choice_shuffle": choice_shuffle, "stop_ids": [list(forcer.think_stop_ids),
+                                                                   list(forcer.answer_stop_ids)]}
     judge_cache = Path(cache_dir or Path(out).parent) / "judge" if client else None
     df = run_benchmark_sweep(forcer, bench, plan, shared=shared, cache_dir=cache_dir, chunk_size=chunk_size,
-                             fingerprint=fingerprint, judge=client, judge_cache=judge_cache)
+                             fingerprint=fingerprint, judge=client, judge_cache=judge_cache, graded=graded)
     write_parquet(df, out)
     return df
+
+
+#: Engine precisions (``generation.dtype``); s1's evaluation commands pass ``dtype=float32`` to vLLM.
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def engine_options_with_dtype(engine: str, engine_options: dict | None, dtype: str) -> dict:
+    """The engine options with ``generation.dtype`` applied (a clear error for a conflict or an engine
+    whose precision is set elsewhere)."""
+    options = dict(engine_options or {})
+    if dtype not in DTYPES:
+        raise ConfigError(f"generation.dtype: {dtype!r} is not one of {list(DTYPES)}")
+    if dtype == "auto":
+        return options
+    if engine == "openai":
+        raise ConfigError(f"generation.dtype: {dtype!r} cannot apply to engine 'openai' (the server's precision "
+                          "is set where it is started, e.g. `vllm serve --dtype float32`); leave it 'auto'")
+    given = options.get("dtype")
+    if given not in (None, "auto", dtype):
+        raise ConfigError(f"generation.dtype is {dtype!r} but generation.engine_options.dtype is {given!r}; "
+                          "set one of them")
+    options["dtype"] = dtype
+    return options
 
 
 def plan_from_config(evaluation: dict, seed: int) -> SweepPlan:
@@ -375,4 +429,6 @@ def run_sweep_stage(model: str, benchmark: str | os.PathLike, out: str | os.Path
         answer_max_tokens=int(generation.get("answer_max_tokens", 512)),
         max_gen_toks=int(generation.get("max_gen_toks") or 0) or None, cache_dir=cache_dir,
         chunk_size=int(generation.get("chunk_size", 64)), benchmark_name=name,
-        judge=judge if evaluation.get("grader", "rule") == "judge" else None)
+        judge=judge if evaluation.get("grader", "rule") == "judge" else None,
+        compat=generation.get("compat", "s1flow"), dtype=generation.get("dtype", "auto"),
+        graded=evaluation.get("graded_text", "answer"), choice_shuffle=generation.get("choice_shuffle", "qid"))

@@ -43,8 +43,10 @@ def load_engine(kind: str, model: str | os.PathLike, **options: Any) -> Engine:
         if "base_url" not in client_opts:
             raise ConfigError("engine 'openai' needs base_url (the server's /v1 address)")
         if isinstance(rest.get("tokenizer"), str | os.PathLike) or "tokenizer" not in rest:
-            from s1flow.models import load_hf_tokenizer
+            from s1flow.models import generation_eos_ids, load_hf_tokenizer
 
-            rest["tokenizer"] = load_hf_tokenizer(rest.get("tokenizer") or model)
+            source = rest.get("tokenizer") or model
+            rest["tokenizer"] = load_hf_tokenizer(source)
+            rest.setdefault("eos_token_ids", generation_eos_ids(source))
         return OpenAICompletionsEngine(OpenAIClient(model=str(model), **client_opts), **rest)
     raise ConfigError(f"unknown engine {kind!r}; expected one of {list(ENGINE_KINDS)}")

@@ -64,13 +64,17 @@ class Generation:
 class Engine(Protocol):
     """A generation backend.
 
-    ``max_token_id`` is the largest id the tokenizer can decode. Model vocabularies are
+    ``max_token_id`` is the largest id the tokenizer can decode. Backends stop only at a
+    request's ``stop_token_ids`` (never at an EOS of their own): the controller decides what
+    ends generation. Model vocabularies are
     often padded past it (Qwen2.5: 152064 embedding rows, 151665 tokenizer ids); a backend
     must never emit an id above it, and the controller never feeds one back.
     """
 
     name: str
     max_token_id: int
+    # Optional: ``eos_token_ids``, the model's end-of-sequence ids (from its generation config);
+    # the budget-forcing controller stops at them and at the tokenizer's EOS.
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Generate every request; results are in request order."""

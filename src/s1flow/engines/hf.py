@@ -213,6 +213,9 @@ class TransformersEngine:
         if pad is None or not 0 <= pad <= max_token_id:
             pad = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
         self.pad_token_id = int(pad)
+        # The checkpoint's end-of-sequence ids: the controller adds them to its stop ids, as vLLM stops there
+        eos = self.model.generation_config.eos_token_id
+        self.eos_token_ids = tuple(int(t) for t in (eos if isinstance(eos, list) else [eos]) if isinstance(t, int))
         # A clean generation config: the checkpoint's own defaults (eos ids, repetition penalty,
         # top-k/top-p, ...) would otherwise be merged into every generate call.
         self._generation_config = GenerationConfig(

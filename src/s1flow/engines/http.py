@@ -381,7 +381,8 @@ class OpenAICompletionsEngine:
 
     name = "openai"
 
-    def __init__(self, client: OpenAIClient, *, max_token_id: int | None = None, tokenizer: Any = None):
+    def __init__(self, client: OpenAIClient, *, max_token_id: int | None = None, tokenizer: Any = None,
+                 eos_token_ids: Sequence[int] = ()):
         if max_token_id is None:
             if tokenizer is None:
                 raise ConfigError("OpenAICompletionsEngine needs max_token_id or a tokenizer to read it from")
@@ -391,6 +392,8 @@ class OpenAICompletionsEngine:
         self.client = client
         self.max_token_id = max_token_id
         self.tokenizer = tokenizer
+        # the served model's generation-config EOS ids (the server ignores EOS; the controller stops there)
+        self.eos_token_ids = tuple(int(t) for t in eos_token_ids)
 
     def request_body(self, request: GenerationRequest) -> dict:
         """The JSON body sent for `request`."""

@@ -109,10 +109,13 @@ class VLLMEngine:
                  seed: int = 0, max_model_len: int | None = None, gpu_memory_utilization: float = 0.9,
                  enable_prefix_caching: bool = True, llm_factory: Callable[..., Any] | None = None,
                  sampling_params_cls: Callable[..., Any] | None = None, **llm_kwargs: Any) -> None:
-        from s1flow.models import check_model_dir, load_hf_tokenizer
+        from s1flow.models import check_model_dir, generation_eos_ids, load_hf_tokenizer
 
         check_model_dir(model)
         self.model = str(model)
+        # what vLLM itself stops at besides the tokenizer's EOS (requests set ignore_eos, so the
+        # controller passes these as stop ids)
+        self.eos_token_ids = generation_eos_ids(model)
         tokenizer = str(llm_kwargs.pop("tokenizer", model))
         self.tokenizer = load_hf_tokenizer(tokenizer)
         self.max_token_id: int = len(self.tokenizer) - 1
