@@ -278,3 +278,37 @@ def test_a_boxed_number_in_the_thinking_does_not_beat_the_final_answer(tok, t):
     assert graded_text(row, "all") == row.thinking + row.answer
     with pytest.raises(ConfigError, match="evaluation.graded_text"):
         graded_text(row, "thinking")
+
+
+def test_length_control_sentences_follow_s1s_task_text(tok, t):
+    from s1flow.benchmarks import make_prompt
+
+    _, forcer, _ = make(tok, t, [])
+    gpqa = make_prompt("Q?", "mc", "s1", ["a", "b", "c", "d"])
+    expected = {
+        ("tokens", 64): gpqa + "\n\nThink for up to 64 tokens.",
+        ("steps", 8): gpqa + "\n\nThink for up to 8 steps.",
+        ("class", "long"): gpqa + "\n\nAnswer after a long amount of thinking. If you feel like you are finished "
+                                  "early, spend the extra time trying to double-check your work until you are "
+                                  "absolutely sure that you have the correct answer.",
+        ("class", "short"): gpqa + "\n\nAnswer after a short amount of thinking. Do not spend excessive time "
+                                   "double-checking your work.",
+    }
+    for (kind, value), text in expected.items():
+        (asked,) = forcer.conditioned([Item("g", forcer.prompt_ids(gpqa), gpqa)],
+                                      Setting(condition=kind, condition_value=value, cap=32))
+        assert asked.prompt == forcer.prompt_ids(text)
+
+
+def test_engine_dtype_key():
+    from s1flow.sweep import engine_options_with_dtype
+
+    assert engine_options_with_dtype("vllm", {"tensor_parallel_size": 8}, "float32") == {
+        "tensor_parallel_size": 8, "dtype": "float32"}
+    assert engine_options_with_dtype("transformers", {"dtype": "bfloat16"}, "auto") == {"dtype": "bfloat16"}
+    with pytest.raises(ConfigError, match="generation.dtype"):
+        engine_options_with_dtype("vllm", {}, "float8")
+    with pytest.raises(ConfigError, match="generation.dtype.*engine_options.dtype"):
+        engine_options_with_dtype("vllm", {"dtype": "bfloat16"}, "float32")
+    with pytest.raises(ConfigError, match="generation.dtype.*openai"):
+        engine_options_with_dtype("openai", {"base_url": "http://127.0.0.1:1/v1"}, "float32")
