@@ -2,7 +2,8 @@
 
 Defaults are the paper's (S1_REFERENCE section 4): 5 epochs, global batch 16, lr 1e-5,
 5 % warmup, cosine decay to 0, AdamW (0.9, 0.95), weight decay 1e-4, block size 32768,
-gradient checkpointing, bf16 where the hardware supports it, DeepSpeed ZeRO-3.
+gradient checkpointing, bf16 where the hardware supports it, DeepSpeed ZeRO-3, and the loss
+averaged per sequence as in s1's runs (S1_REFERENCE section 9.5; ``loss_normalization``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from s1flow.errors import ConfigError
+from s1flow.train.loss import check_loss_normalization
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class TrainSettings:
     max_steps: int = -1
     seed: int = 42
     group_by_length: bool = False  # batch examples of similar length (less padding at micro batch > 1)
+    loss_normalization: str = "sequence"  # s1's per-sequence mean, or "token" (s1flow.train.loss)
 
     def __post_init__(self) -> None:
         if self.global_batch_size < 1 or self.micro_batch_size < 1:
@@ -48,6 +51,7 @@ class TrainSettings:
             raise ConfigError(f"training.zero_stage must be 0..3, got {self.zero_stage}")
         if self.block_size < 16:
             raise ConfigError(f"training.block_size must be >= 16, got {self.block_size}")
+        check_loss_normalization(self.loss_normalization)
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any] | None, **overrides: Any) -> TrainSettings:

@@ -4,7 +4,8 @@
 ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``); ``python -m s1flow.train.entry`` is that per-process
 entry. The hyperparameters are s1's (:class:`~s1flow.train.settings.TrainSettings`): AdamW
 (0.9, 0.95), weight decay 1e-4, cosine schedule with 5 % warmup, gradient checkpointing,
-the global batch kept constant through gradient accumulation whatever the process count.
+the global batch kept constant through gradient accumulation whatever the process count,
+and the loss averaged per sequence or per token (``loss_normalization``, :mod:`s1flow.train.loss`).
 
 Precision: ``bf16 = "auto"`` trains in bf16 on CUDA devices that support it and in fp32
 everywhere else. On CPU, DeepSpeed's CPU accelerator accepts bf16 but PyTorch's CPU bf16
@@ -285,11 +286,12 @@ def train_sft(sft_file: str | os.PathLike, base_model: str | os.PathLike, out_di
     summary = check_sft_inputs(sft_file, base_model, settings, world_size=world, deepspeed=deepspeed)
 
     import torch
-    from transformers import AutoConfig, Trainer, TrainingArguments
+    from transformers import AutoConfig, TrainingArguments
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
     from s1flow.models import CHATML_TEMPLATE, load_hf_tokenizer
     from s1flow.train.deepspeed_config import deepspeed_config
+    from s1flow.train.loss import sft_trainer_class
     from s1flow.train.sft import SFTCollator, tokenize_and_mask
 
     use_cuda = torch.cuda.is_available()
@@ -369,14 +371,15 @@ def train_sft(sft_file: str | os.PathLike, base_model: str | os.PathLike, out_di
     model.config.use_cache = False
 
     callbacks = [_partition_callback(Path(partition_report), rank, world)] if partition_report else []
-    trainer = Trainer(model=model, args=args, train_dataset=dataset,
-                      data_collator=SFTCollator(summary["pad_token_id"]), processing_class=tokenizer,
-                      callbacks=callbacks)
+    trainer = sft_trainer_class()(model=model, args=args, train_dataset=dataset,
+                                  data_collator=SFTCollator(summary["pad_token_id"]), processing_class=tokenizer,
+                                  callbacks=callbacks, loss_normalization=settings.loss_normalization)
     resume = find_resume_checkpoint(checkpoint_dir)
     if rank == 0:
         log.info("training %s on %d examples: %d processes, micro batch %d, accumulation %d, bf16 %s, "
-                 "deepspeed %s%s", base_model, len(texts), world, settings.micro_batch_size, accumulation, bf16,
-                 f"ZeRO-{settings.zero_stage}" if deepspeed else "off",
+                 "deepspeed %s, loss mean per %s%s", base_model, len(texts), world, settings.micro_batch_size,
+                 accumulation, bf16, f"ZeRO-{settings.zero_stage}" if deepspeed else "off",
+                 settings.loss_normalization,
                  f", resuming from {resume}" if resume else "")
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
@@ -401,6 +404,7 @@ def train_sft(sft_file: str | os.PathLike, base_model: str | os.PathLike, out_di
         "deepspeed": bool(deepspeed),
         "zero_stage": settings.zero_stage if deepspeed else None,
         "bf16": bool(bf16),
+        "loss_normalization": settings.loss_normalization,
         "device": "cuda" if use_cuda else "cpu",
         "epochs": float(state.epoch or 0.0),
         "global_step": int(state.global_step),
