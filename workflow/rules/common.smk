@@ -429,7 +429,7 @@ def sweep_cache(wildcards):
 
 # what plan_from_config reads besides the grid, the rejection caps and the majority vote
 _SWEEP_KEYS = ("min_thinking", "ignore_str", "temperature", "samples", "rejection_max_tries", "majority_cap",
-               "grader", "sampling_temperature")
+               "grader", "sampling_temperature", "graded_text")
 
 
 def model_evaluation(wildcards):
@@ -466,7 +466,9 @@ def conditional_settings(name):
         per = 1 if kind == "tokens" else CONDITIONAL["chunk_tokens"]
         for n in budgets:
             out.append({"condition": kind, "condition_value": n, "cap": limit, "forced": False})
-            out.append({"condition": kind, "condition_value": n, "cap": n * per, "forced": True})
+            # s1's step-conditional forcing: cap auto, thinking ends at the "0 steps left" marker
+            cap = "auto" if kind == "steps" and config["generation"]["compat"] == "s1" else n * per
+            out.append({"condition": kind, "condition_value": n, "cap": cap, "forced": True})
     if name in CLASS_MODELS:
         out += [{"condition": "class", "condition_value": c, "cap": limit, "forced": False} for c in ("long", "short")]
     return out
