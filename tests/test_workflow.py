@@ -99,7 +99,7 @@ def test_e2e_builds_pool_features_subsets_and_models(e2e):
     s1k = pd.read_parquet(res / "subsets" / "s1k.parquet")
     assert len(s1k) == 60 and s1k["quality_ok"].all()
     for log in ("synthetic/synthesize.log", "pool/build_pool.log", "features/features.log", "subsets/s1k.log",
-                "report/ablation.log", "report/methods.log", "report/scaling.log"):
+                "report/ablation.log", "report/methods.log", "report/scaling.log", "report/sampling.log"):
         assert (e2e.work / "logs" / log).is_file()
 
     # one fine-tuned model per subset: ZeRO-3 over 2 CPU processes, loadable, with its tokenizer
@@ -175,6 +175,17 @@ def test_e2e_report_files_parse(e2e):
     assert "\\begin{tabular}" in (rep / "ablation.tex").read_text()
     assert (rep / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (rep / "scaling.pdf").read_bytes()[:4] == b"%PDF"
+    # cov@n / maj@n of the base's majority vote (4 samples: n = 2, 4), recomputable from its samples
+    from s1flow.report.sampling import coverage_majority
+
+    sampling = pd.read_csv(rep / "sampling.csv")
+    assert set(sampling["model"]) == {"base"} and set(sampling["setting"]) == {"maj@4"}
+    assert sorted(set(sampling["n"])) == [2, 4]
+    for evalset, g in sampling.groupby("evalset"):
+        samples = pd.read_parquet(e2e.results / "eval" / "base" / evalset / "samples.parquet")
+        again = coverage_majority(samples)
+        assert again["cov"].tolist() == pytest.approx(g["cov"].tolist())
+        assert again["maj"].tolist() == pytest.approx(g["maj"].tolist())
 
 
 def test_e2e_ablation_accuracies_match_the_samples(e2e):

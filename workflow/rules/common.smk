@@ -298,6 +298,8 @@ def report_files():
     if SCALING_MODELS or PARALLEL_MODELS or CONTROL_MODELS or CLASS_MODELS:
         files += [f"results/report/methods.{ext}" for ext in ("md", "csv")]
         files += [f"results/report/scaling.{ext}" for ext in ("png", "pdf")]
+    if sampling_tables():
+        files += [f"results/report/sampling.{ext}" for ext in ("md", "csv")]
     return files
 
 
@@ -483,6 +485,18 @@ def method_tables():
     """(model, eval set) of every samples table of the method comparison and the scaling figure."""
     models = SCALING_MODELS + PARALLEL_MODELS + list(CONTROL_MODELS) + CLASS_MODELS
     return [(m, e) for m in dict.fromkeys(models) for e in SWEPT_EVAL_SETS]
+
+
+def sampling_tables():
+    """(model, eval set) of every samples table with a sampled setting: the parallel models' majority
+    vote, or every evaluated model when evaluation.samples > 1."""
+    models = list(EVAL_MODELS) if EVALUATION["samples"] > 1 else (
+        PARALLEL_MODELS if EVALUATION["majority_samples"] > 1 else [])
+    return [(m, e) for m in models for e in SWEPT_EVAL_SETS]
+
+
+def sampling_samples(wildcards):
+    return [samples_file(m, e) for m, e in sampling_tables()]
 
 
 def ablation_samples(wildcards):

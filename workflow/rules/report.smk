@@ -1,5 +1,6 @@
 # The paper's tables and figures from the sweeps' samples: the data-ablation table (Table 2),
-# the test-time scaling method comparison (Table 3) and the scaling figure (Figures 1 and 4).
+# the test-time scaling method comparison (Table 3), the scaling figure (Figures 1 and 4) and the
+# coverage and majority vote of sampled runs (cov@n, maj@n, as s1's tasks report them).
 # Each reads only the samples tables it reports on.
 
 
@@ -92,3 +93,29 @@ rule scaling_figure:
         "../../envs/report.yaml"
     script:
         "../scripts/report_scaling.py"
+
+
+rule sampling:
+    input:
+        samples=sampling_samples,
+    output:
+        md=report(
+            "results/report/sampling.md",
+            category="Results",
+            subcategory="Sampled runs (cov@n, maj@n)",
+            caption="../report/sampling.rst",
+        ),
+        csv=report(
+            "results/report/sampling.csv",
+            category="Results",
+            subcategory="Sampled runs (cov@n, maj@n)",
+            caption="../report/sampling.rst",
+        ),
+    params:
+        tables=sampling_tables(),
+    log:
+        "logs/report/sampling.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/report_sampling.py"
