@@ -312,3 +312,24 @@ def test_engine_dtype_key():
         engine_options_with_dtype("vllm", {"dtype": "bfloat16"}, "float32")
     with pytest.raises(ConfigError, match="generation.dtype.*openai"):
         engine_options_with_dtype("openai", {"base_url": "http://127.0.0.1:1/v1"}, "float32")
+
+
+def test_engines_report_the_models_generation_config_eos(tiny_model_dir, tmp_path, tok):
+    import json
+    import shutil
+
+    from s1flow.engines import load_engine
+    from s1flow.models import generation_eos_ids
+
+    im_end, endoftext = one(tok, "<|im_end|>"), one(tok, "<|endoftext|>")
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, model)
+    cfg = json.loads((model / "generation_config.json").read_text())
+    (model / "generation_config.json").write_text(json.dumps({**cfg, "eos_token_id": [im_end, endoftext]}))
+    assert generation_eos_ids(model) == (im_end, endoftext)
+    assert generation_eos_ids(tmp_path) == ()  # no generation config: none
+    hf = load_engine("transformers", model, device="cpu")
+    assert hf.eos_token_ids == (im_end, endoftext)
+    assert BudgetForcer(hf, hf.tokenizer).think_stop_ids == (one(tok, "<|im_start|>"), im_end, endoftext)
+    http = load_engine("openai", "served", base_url="http://127.0.0.1:9/v1", tokenizer=str(model))
+    assert http.eos_token_ids == (im_end, endoftext)  # the server ignores EOS; the controller stops there
