@@ -39,7 +39,7 @@ DOMAIN_KEYWORDS = (
 )
 DEFAULT_DOMAIN = "97"
 
-FAULT_KINDS = ("429", "500", "503", "status", "garbage", "no_choices", "slow", "reset", "echo_auth")
+FAULT_KINDS = ("429", "500", "503", "status", "garbage", "no_choices", "slow", "reset", "echo_auth", "reply")
 
 
 @dataclass
@@ -50,7 +50,8 @@ class Fault:
     (any ``status`` code with ``body``), ``garbage`` (200 with a non-JSON body),
     ``no_choices`` (200 with valid JSON lacking ``choices``), ``slow`` (sleep ``delay`` s
     before answering normally), ``reset`` (drop the connection with a TCP RST),
-    ``echo_auth`` (answer normally but put the Authorization header into the reply text).
+    ``echo_auth`` (answer normally but put the Authorization header into the reply text),
+    ``reply`` (a well-formed chat completion whose text is ``body``: a judge that rambles).
     """
 
     kind: str
@@ -257,6 +258,8 @@ class _Handler(BaseHTTPRequestHandler):
             reply = srv.chat_reply(body)
             if fault is not None and fault.kind == "echo_auth":
                 reply["choices"][0]["message"]["content"] += f"\nYour header was {auth}"
+            elif fault is not None and fault.kind == "reply":
+                reply["choices"][0]["message"]["content"] = fault.body or ""
         elif path == "/v1/completions":
             prompt = body.get("prompt")
             if not isinstance(prompt, list) or not all(isinstance(t, int) for t in prompt):

@@ -23,15 +23,37 @@ from s1flow.judges import (
     teacher_messages,
 )
 
-FIGURE_8 = (
-    "You are an AI assistant for grading a science problem. The user will provide you with the question itself, an "
-    "attempt made by a student and the correct answer to the problem. Your job is to judge whether the attempt is "
-    "correct by comparing it with the correct answer. If the expected solution concludes with a number or choice, "
-    "there should be no ambiguity. If the expected solution involves going through the entire reasoning process, you "
-    "should judge the attempt based on whether the reasoning process is correct with correct answer if helpful.\n\n"
-    "The user will provide the attempt and the correct answer in the following format:\n\n# Problem\n{problem}\n\n"
-    "## Attempt\n{attempt}\n\n## Correct answer\n{solution}\n\nExplain your reasoning, and end your response on a "
-    "new line with only \"Yes\" or \"No\" (without quotes)."
+# s1's data/grading.txt, byte for byte (line breaks, the space before the third, no final newline)
+S1_GRADING_TXT = (
+    "You are an AI assistant for grading a science problem.\n"
+    "The user will provide you with the question itself, an attempt made by a student and the correct answer to "
+    "the problem.\n"
+    "Your job is to judge whether the attempt is correct by comparing it with the correct answer. \n"
+    "If the expected solution concludes with a number or choice, there should be no ambiguity.\n"
+    "If the expected solution involves going through the entire reasoning process, you should judge the attempt "
+    "based on whether the reasoning process is correct with correct answer if helpful.\n"
+    "\n"
+    "The user will provide the attempt and the correct answer in the following format:\n"
+    "\n"
+    "# Problem\n"
+    "{problem}\n"
+    "\n"
+    "## Attempt\n"
+    "{attempt}\n"
+    "\n"
+    "## Correct answer\n"
+    "{solution}\n"
+    "\n"
+    "Explain your reasoning, and end your response on a new line with only \"Yes\" or \"No\" (without quotes)."
+)
+
+# the system prompt of s1's domain classification (data/featurization.py)
+S1_DOMAIN_SYSTEM = (
+    "You are a helpful assistant that classifies questions into different subjects based on the provided "
+    "classification rubrics. You will be given a question and a list of subjects. You need to classify the "
+    "question into one of the subjects. If the question has multiple subjects, you should classify the question "
+    "into the most relevant subject. Explain your reasoning, and end your response on a new line with two-digit "
+    "code of the subject that the question belongs to."
 )
 
 RUBRIC = [
@@ -46,8 +68,17 @@ RUBRIC = [
 # -- grading --------------------------------------------------------------------------
 
 
-def test_grading_prompt_is_figure_8():
-    assert GRADING_PROMPT == FIGURE_8
+def test_grading_prompt_is_s1s_grading_txt():
+    assert GRADING_PROMPT == S1_GRADING_TXT
+    assert len(GRADING_PROMPT) == 806 and not GRADING_PROMPT.endswith("\n")
+
+
+def test_grading_messages_are_s1s_turns():
+    msgs = grading_messages("What is 6 * 7?", "It is 42.", "42")
+    assert msgs == [
+        {"role": "system", "content": S1_GRADING_TXT},
+        {"role": "user", "content": "## Problem\nWhat is 6 * 7?\n\n## Attempt\nIt is 42.\n\n## Correct answer\n42"},
+    ]
 
 
 def test_grading_messages_keep_braces_verbatim():
@@ -55,7 +86,7 @@ def test_grading_messages_keep_braces_verbatim():
     msgs = grading_messages(problem, "I get \\boxed{4}", "{solution} is 4")
     assert msgs[0] == {"role": "system", "content": GRADING_PROMPT}
     assert msgs[1]["role"] == "user"
-    assert msgs[1]["content"] == (f"# Problem\n{problem}\n\n## Attempt\nI get \\boxed{{4}}\n\n"
+    assert msgs[1]["content"] == (f"## Problem\n{problem}\n\n## Attempt\nI get \\boxed{{4}}\n\n"
                                   "## Correct answer\n{solution} is 4")
     with pytest.raises(ValueError, match="attempt"):
         grading_messages("p", None, "s")
@@ -77,6 +108,29 @@ def test_grading_messages_keep_braces_verbatim():
 ])
 def test_parse_yes_no(reply, verdict):
     assert parse_yes_no(reply) is verdict
+
+
+@pytest.mark.parametrize("reply, verdict", [
+    ("The attempt matches.\nYes", True),
+    ("The attempt is wrong.\nNo", False),
+    ("Yes", True),
+    ("Reasoning...\nYes\n", None),  # s1 splits on newlines: the last piece is empty
+    ("Reasoning...\n**Yes**", None),
+    ("Reasoning...\nNo.", None),
+    ("Reasoning...\nyes", None),
+    ("Reasoning...\nYes ", None),
+    ("Reasoning... Yes", None),
+    (None, None),
+])
+def test_parse_yes_no_as_s1(reply, verdict):
+    assert parse_yes_no(reply, "s1") is verdict
+
+
+def test_unknown_reply_parsing_is_an_error():
+    with pytest.raises(ValueError, match="reply parsing"):
+        parse_yes_no("Yes", "strict")
+    with pytest.raises(ValueError, match="reply parsing"):
+        parse_domain_code("11", ["11"], "strict")
 
 
 # -- domains --------------------------------------------------------------------------
@@ -124,7 +178,14 @@ def test_load_rubric_good_file(tmp_path):
 def test_domain_messages_list_every_rubric():
     question = "How many primes below {n}?"
     msgs = domain_messages(question, RUBRIC)
-    assert msgs[0] == {"role": "system", "content": DOMAIN_PROMPT}
+    assert DOMAIN_PROMPT == S1_DOMAIN_SYSTEM
+    assert msgs[0] == {"role": "system", "content": S1_DOMAIN_SYSTEM}
+    assert msgs[1]["content"] == (
+        "## Question\nHow many primes below {n}?\n\n## Classification rubrics\n"
+        "### Combinatorics\n* Code: 05\n* Description: Graph theory\n\n"
+        "### Number theory\n* Code: 11\n* Description: Primes\n\n"
+        "### Probability theory and stochastic processes\n* Code: 60\n* Description: Probability\n\n"
+        "### Mathematics education\n* Code: 97\n* Description: x")
     user = msgs[1]["content"]
     assert user.startswith("## Question\nHow many primes below {n}?\n\n## Classification rubrics\n### Combinatorics")
     assert all(r.prompt in user for r in RUBRIC)
@@ -149,6 +210,24 @@ def test_parse_domain_code(reply, code):
     assert parse_domain_code(reply, RUBRIC) == code
 
 
+@pytest.mark.parametrize("reply, code", [
+    ("This is about primes.\n11", "11"),
+    ("Reasoning.\nCode: 60", "60"),  # the last two characters, whatever precedes them
+    ("Reasoning.\n2011", "11"),
+    ("Reasoning.\n3.11", "11"),
+    ("Reasoning.\n**05**", None),
+    ("Reasoning.\n(97)", None),
+    ("Reasoning.\n11\n", None),
+    ("Reasoning.\nCode: 60.", None),
+    ("Reasoning.\n99", None),  # s1 kept it and found no title for it; here it is no answer
+    ("Reasoning.\n\u00b9\u00b9", None),  # str.isdigit() digits that are not 0-9
+    ("1", None),
+    (None, None),
+])
+def test_parse_domain_code_as_s1(reply, code):
+    assert parse_domain_code(reply, RUBRIC, "s1") == code
+
+
 @pytest.mark.realdata
 def test_real_msc_rubric(shared_data):
     rubric = load_rubric(shared_data / "s1" / "msc.json")
@@ -158,8 +237,13 @@ def test_real_msc_rubric(shared_data):
     by_code = {r.code: r for r in rubric}
     assert by_code["11"].title == "Number theory"
     assert all(f"* Code: {r.code}" in r.prompt and r.title in r.prompt for r in rubric)
-    msgs = domain_messages("Prove that there are infinitely many primes.", rubric)
-    assert msgs[1]["content"].endswith(rubric[-1].prompt)
+    question = "Prove that there are infinitely many primes."
+    msgs = domain_messages(question, rubric)
+    raw = json.loads((shared_data / "s1" / "msc.json").read_text(encoding="utf-8"))
+    # s1: f"## Question\n{question}\n\n## Classification rubrics\n{msc_prompt}", msc_prompt joined by blank lines
+    assert msgs == [{"role": "system", "content": S1_DOMAIN_SYSTEM},
+                    {"role": "user", "content": f"## Question\n{question}\n\n## Classification rubrics\n"
+                                                + "\n\n".join(node["prompt"] for node in raw)}]
     assert msgs[1]["content"].count("* Code: ") == 61
     assert rubric_prompt(rubric).count("\n\n### ") == 60
     assert parse_domain_code("...\n11", codes) == "11"

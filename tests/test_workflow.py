@@ -485,9 +485,8 @@ def _job_blocks(out: str, rule: str) -> list[str]:
 
 
 def paper_dry_run(tmp_path: Path, cfg: dict | str) -> str:
-    """`snakemake -n` of a paper config (a name under config/paper, or a config dict): its output."""
-    (tmp_path / "resources").mkdir(exist_ok=True)
-    (tmp_path / "resources" / "msc.json").write_text("[]")  # stands in for s1's rubric (not read in a dry run)
+    """`snakemake -n` of a paper config (a name under config/paper, or a config dict) in a directory that,
+    like a fresh clone, has no resources/ (the MSC rubric is downloaded by a rule): its output."""
     if isinstance(cfg, str):
         path = REPO / "config" / "paper" / f"{cfg}.yaml"
     else:
@@ -533,3 +532,21 @@ def test_paper_config_dry_run_requests_16_gpus_for_training(tmp_path, paper):
     assert "gpu=1" in difficulty["qwen7b"].split(", ") and "gpu=4" in difficulty["qwen32b"].split(", ")
     for rule in ("difficulty_labels", "teacher_traces", "teacher_grades", "domain_labels", "sft_data"):
         assert f"rule {rule}:" in out
+    rubric = _job_blocks(out, "download_msc_rubric")
+    assert len(rubric) == 1 and "output: resources/msc.json" in rubric[0]
+
+
+def test_paper_dry_run_keeps_a_rubric_that_is_already_there(tmp_path):
+    """resources/msc.json put there by the user is used as it is: no download is planned."""
+    (tmp_path / "resources").mkdir()
+    (tmp_path / "resources" / "msc.json").write_text("[]")  # not read in a dry run
+    out = paper_dry_run(tmp_path, "s1-32b")
+    assert "rule download_msc_rubric:" not in out and "rule domain_labels:" in out
+    assert (tmp_path / "resources" / "msc.json").read_text() == "[]"
+
+
+def test_rubric_url_without_a_rubric_path_is_a_config_error(tmp_path):
+    cfg = tiny_config()
+    cfg["features"]["msc_rubric_url"] = "http://127.0.0.1:9/msc.json"
+    cfg["features"]["msc_rubric"] = ""
+    assert "config key 'features.msc_rubric': features.msc_rubric_url needs" in _config_error(tmp_path, cfg)

@@ -14,14 +14,22 @@ from typing import Any
 import pandas as pd
 
 from s1flow.errors import ConfigError
-from s1flow.io import read_table, write_parquet
-from s1flow.labels import difficulty_labels, domain_labels, teacher_grade_labels, teacher_trace_labels
+from s1flow.io import read_table, write_json, write_parquet
+from s1flow.labels import (
+    JudgeSettings,
+    LabelResult,
+    difficulty_labels,
+    domain_labels,
+    teacher_grade_labels,
+    teacher_trace_labels,
+)
 from s1flow.models import TinyModelSpec, init_tiny_model
 from s1flow.pool import validate_pool
 
 log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
 
+JUDGE_KEYS = ("max_tokens", "temperature", "reply_tries", "reply_parsing")
 CLIENT_KEYS = ("base_url", "model", "api_key_env", "timeout", "max_retries", "backoff", "max_backoff", "concurrency",
                "extra_body")
 
@@ -33,6 +41,18 @@ def client_from_config(cfg: Mapping[str, Any] | None, key: str):
     if not cfg or not cfg.get("base_url") or not cfg.get("model"):
         raise ConfigError(f"config key '{key}': base_url and model of the OpenAI-compatible endpoint are required")
     return OpenAIClient(**{k: cfg[k] for k in CLIENT_KEYS if cfg.get(k) is not None})
+
+
+def judge_settings(cfg: Mapping[str, Any] | None) -> JudgeSettings:
+    """How the judge is asked, from config key ``judge`` (reply length, temperature, tries, parsing)."""
+    cfg = cfg or {}
+    return JudgeSettings(**{k: cfg[k] for k in JUDGE_KEYS if cfg.get(k) is not None})
+
+
+def _write(result: LabelResult, out: PathLike, report: PathLike | None) -> None:
+    write_parquet(result.table, out)
+    if report is not None:
+        write_json(result.report, report)
 
 
 def run_init_model(tokenizer_dir: PathLike, out_dir: PathLike, *, spec: Mapping[str, Any], seed: int) -> None:
@@ -51,8 +71,8 @@ def _pool(pool_file: PathLike) -> pd.DataFrame:
 
 
 def run_difficulty(pool_file: PathLike, out: PathLike, *, spec: Mapping[str, Any], seed: int, grader: str,
-                   judge: Mapping[str, Any] | None, cache_dir: PathLike) -> None:
-    """``correct_<alias>`` of one difficulty model (config item of ``difficulty.models``)."""
+                   judge: Mapping[str, Any] | None, cache_dir: PathLike, report: PathLike | None = None) -> None:
+    """``correct_<alias>`` of one difficulty model (config item of ``difficulty.models``), and its report."""
     from s1flow.engines import load_engine
     from s1flow.models import model_identity
 
@@ -63,8 +83,9 @@ def run_difficulty(pool_file: PathLike, out: PathLike, *, spec: Mapping[str, Any
     labels = difficulty_labels(pool, spec["alias"], engine=engine, tokenizer=engine.tokenizer,
                                max_tokens=int(spec.get("max_tokens", 512)),
                                temperature=float(spec.get("temperature", 0.0)), seed=seed, grader=grader,
-                               client=client, cache_dir=cache_dir, model_id=model_identity(spec["model"]))
-    write_parquet(labels, out)
+                               client=client, cache_dir=cache_dir, model_id=model_identity(spec["model"]),
+                               judge=judge_settings(judge))
+    _write(labels, out, report)
 
 
 def merged_attempts(pool: pd.DataFrame, label_files: Sequence[PathLike]) -> pd.DataFrame:
@@ -84,20 +105,31 @@ def merged_attempts(pool: pd.DataFrame, label_files: Sequence[PathLike]) -> pd.D
 
 
 def run_teacher_grades(pool_file: PathLike, label_files: Sequence[PathLike], out: PathLike, *, grader: str,
-                       judge: Mapping[str, Any] | None, cache_dir: PathLike) -> None:
+                       judge: Mapping[str, Any] | None, cache_dir: PathLike, report: PathLike | None = None) -> None:
     """``teacher_correct``: the teacher's attempts (from the label tables) graded by rule or judge."""
     rows = merged_attempts(_pool(pool_file), label_files)
     client = client_from_config(judge, "judge") if grader == "judge" else None
-    write_parquet(teacher_grade_labels(rows, grader=grader, client=client, cache_dir=cache_dir), out)
+    _write(teacher_grade_labels(rows, grader=grader, client=client, cache_dir=cache_dir,
+                                judge=judge_settings(judge)), out, report)
 
 
 def run_domains(pool_file: PathLike, out: PathLike, *, rubric: PathLike, judge: Mapping[str, Any] | None,
-                cache_dir: PathLike) -> None:
-    """``domain``: the MSC code an LLM judge assigns to each question."""
+                cache_dir: PathLike, report: PathLike | None = None) -> None:
+    """``domain``: the MSC code an LLM judge assigns to each question, and the stage report."""
     client = client_from_config(judge, "judge")
-    labels = domain_labels(_pool(pool_file), client=client, rubric_file=rubric, cache_dir=cache_dir,
-                           max_tokens=(judge or {}).get("max_tokens"))
-    write_parquet(labels, out)
+    _write(domain_labels(_pool(pool_file), client=client, rubric_file=rubric, cache_dir=cache_dir,
+                         judge=judge_settings(judge)), out, report)
+
+
+def run_download_rubric(url: str, out: PathLike) -> None:
+    """s1's MSC rubric (config key ``features.msc_rubric_url``) saved as ``features.msc_rubric``."""
+    from s1flow.download import download_rubric
+    from s1flow.errors import S1FlowError
+
+    try:
+        download_rubric(url, out)
+    except S1FlowError as exc:
+        raise type(exc)(f"config key 'features.msc_rubric_url': {exc}") from exc
 
 
 def run_teacher_dataset(spec: Mapping[str, Any], out: PathLike) -> None:

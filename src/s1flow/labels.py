@@ -10,7 +10,10 @@
 Grading is offline by rule (math-verify on the boxed / short reference answer, letters for
 multiple choice) or by an LLM judge with s1's grading prompt. A question without a
 reference solution, or whose reference the rule cannot reduce to an answer, gets a null
-grade, as in s1. Every model call is cached per qhash so a killed job resumes.
+grade, as in s1. A judge reply without a valid answer (a final Yes/No, a known MSC code) is
+asked again, up to ``JudgeSettings.reply_tries`` times; an item that never gets one keeps a
+null label and is counted as failed in the stage's report, never given another label.
+Every model call is cached per qhash so a killed job resumes.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from tqdm import tqdm
@@ -32,6 +37,8 @@ from s1flow.grading import extract_answer, is_correct
 log = logging.getLogger(__name__)
 
 GRADERS = ("rule", "judge")
+#: failed items named one by one in the log (all of them are in the report)
+LOGGED_FAILURES = 20
 _LETTER = re.compile(r"^\(?([A-J])\)?\.?$")
 SHORT_ANSWER_CHARS = 64
 
@@ -138,43 +145,163 @@ def answer_questions(engine: Engine, tokenizer, questions: Mapping[str, str], *,
     return {k: out[k] for k in questions}
 
 
+@dataclass(frozen=True)
+class JudgeSettings:
+    """How the judge is asked (config key ``judge``): reply length and temperature (None = the
+    endpoint's), tries per item until a reply holds a valid answer (0 = no bound, as s1), and
+    how replies are read (:data:`s1flow.judges.REPLY_PARSING`)."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    reply_tries: int = 3
+    reply_parsing: str = "lenient"
+
+    def __post_init__(self) -> None:
+        from s1flow.judges import REPLY_PARSING
+
+        if not isinstance(self.reply_tries, int) or self.reply_tries < 0:
+            raise ConfigError(f"config key 'judge.reply_tries': expected an integer >= 0, got {self.reply_tries!r}")
+        if self.reply_parsing not in REPLY_PARSING:
+            raise ConfigError(f"config key 'judge.reply_parsing': expected one of {list(REPLY_PARSING)}, "
+                              f"got {self.reply_parsing!r}")
+
+    def chat_kwargs(self) -> dict[str, Any]:
+        return {k: v for k, v in (("max_tokens", self.max_tokens), ("temperature", self.temperature))
+                if v is not None}
+
+
+@dataclass
+class JudgeAnswers:
+    """The judge's parsed answer per item (None where no try gave one) and the tries each took."""
+
+    answers: dict[str, Any]
+    tries: dict[str, int]
+    failed: list[str] = field(default_factory=list)
+
+    def summary(self, settings: JudgeSettings) -> dict[str, Any]:
+        """Counts for a stage report: items asked, answered, failed (named), retried, requests."""
+        return {"asked": len(self.answers), "answered": len(self.answers) - len(self.failed),
+                "failed": len(self.failed), "retried": sum(t > 1 for t in self.tries.values()),
+                "requests": sum(self.tries.values()), "reply_tries": settings.reply_tries,
+                "reply_parsing": settings.reply_parsing, "failed_qhashes": list(self.failed)}
+
+
+def try_key(key: str, attempt: int) -> str:
+    """The cache key of try `attempt` (1-based) of an item: the key itself, then ``<key>.try<n>``."""
+    return key if attempt == 1 else f"{key}.try{attempt}"
+
+
+def ask_judge(client, items: Mapping[str, Sequence[Mapping[str, Any]]], parse: Callable[[str | None], Any], *,
+              settings: JudgeSettings, cache_dir: str | os.PathLike, purpose: str) -> JudgeAnswers:
+    """Ask the judge every ``key -> messages`` item until ``parse(reply)`` is not None.
+
+    Each item is asked at most ``settings.reply_tries`` times (0 = until it answers). Every
+    try is its own cached request (:func:`try_key`), so a rerun replays the same replies and
+    a larger bound asks only the items that failed. An item without a valid answer after the
+    last try is None in ``answers`` and listed in ``failed``.
+    """
+    bound = settings.reply_tries
+    answers: dict[str, Any] = {}
+    tries: dict[str, int] = {}
+    last: dict[str, str] = {}
+    pending = list(items)
+    attempt = 0
+    while pending and (bound == 0 or attempt < bound):
+        attempt += 1
+        keys = {k: try_key(k, attempt) for k in pending}
+        replies = client.chat_many({keys[k]: items[k] for k in pending}, cache_dir=cache_dir, purpose=purpose,
+                                   **settings.chat_kwargs())
+        invalid = []
+        for k in pending:
+            tries[k] = attempt
+            text = replies[keys[k]].text
+            value = parse(text)
+            if value is None:
+                invalid.append(k)
+                last[k] = text or ""
+            else:
+                answers[k] = value
+        if invalid and (bound == 0 or attempt < bound):
+            log.info("%s: %d of %d replies of try %d hold no valid answer; asking again (try %d%s)", purpose,
+                     len(invalid), len(pending), attempt, attempt + 1, f" of {bound}" if bound else "")
+        pending = invalid
+    for i, k in enumerate(pending):
+        if i < LOGGED_FAILURES:
+            log.warning("%s: %s has no valid answer after %d tries; its label is null. Last reply ends: %r",
+                        purpose, k, tries[k], last[k][-200:])
+    if pending:
+        log.warning("%s: %d of %d items failed after %d tries (reply_parsing %s); their labels are null",
+                    purpose, len(pending), len(items), bound, settings.reply_parsing)
+    return JudgeAnswers({k: answers.get(k) for k in items}, tries, pending)
+
+
+@dataclass
+class Grades:
+    """Grades keyed by qhash (None = not graded) and, when the judge graded, its answers."""
+
+    grades: dict[str, bool | None]
+    judge: JudgeAnswers | None = None
+
+
+@dataclass
+class LabelResult:
+    """A label table keyed by qhash and the stage report that goes with it."""
+
+    table: pd.DataFrame
+    report: dict[str, Any]
+
+
 def judge_grades(client, rows: pd.DataFrame, attempts: Mapping[str, str | None], *, cache_dir: str | os.PathLike,
-                 purpose: str, max_tokens: int | None = None) -> dict[str, bool | None]:
+                 purpose: str, settings: JudgeSettings | None = None) -> Grades:
     """s1's LLM-judge grading of attempts against reference solutions; null without a solution."""
     from s1flow.judges import grading_messages, parse_yes_no
 
+    settings = settings or JudgeSettings()
     items = {}
     for qhash, question, solution in zip(rows["qhash"], rows["question"], rows["solution"], strict=True):
         attempt = attempts.get(qhash)
         if isinstance(solution, str) and solution.strip() and isinstance(attempt, str):
             items[qhash] = grading_messages(question, attempt, solution)
-    replies = client.chat_many(items, cache_dir=cache_dir, purpose=purpose, max_tokens=max_tokens) if items else {}
+
+    def parse(text: str | None) -> bool | None:
+        return parse_yes_no(text, settings.reply_parsing)
+
+    judged = ask_judge(client, items, parse, settings=settings, cache_dir=cache_dir, purpose=purpose)
     grades: dict[str, bool | None] = {q: None for q in rows["qhash"]}
-    unparsed = 0
-    for q, reply in replies.items():
-        grades[q] = parse_yes_no(reply.text)
-        unparsed += grades[q] is None
-    if unparsed:
-        log.warning("%s: %d judge replies did not end in Yes/No; their grades are null", purpose, unparsed)
-    return grades
+    grades.update(judged.answers)
+    return Grades(grades, judged)
 
 
 def grade_attempts(rows: pd.DataFrame, attempts: Mapping[str, str | None], *, grader: str, client=None,
-                   cache_dir: str | os.PathLike | None = None, purpose: str = "grade") -> dict[str, bool | None]:
+                   cache_dir: str | os.PathLike | None = None, purpose: str = "grade",
+                   settings: JudgeSettings | None = None) -> Grades:
     """Grades of `attempts` (keyed by qhash) against the rows' solutions, by rule or judge."""
     if grader == "rule":
         sol = dict(zip(rows["qhash"], rows["solution"], strict=True))
-        return {q: (rule_grade(attempts.get(q), sol[q]) if q in attempts else None) for q in rows["qhash"]}
+        return Grades({q: (rule_grade(attempts.get(q), sol[q]) if q in attempts else None) for q in rows["qhash"]})
     if grader == "judge":
         if client is None or cache_dir is None:
             raise ConfigError("grading by 'judge' needs the judge endpoint (config key 'judge')")
-        return judge_grades(client, rows, attempts, cache_dir=cache_dir, purpose=purpose)
+        return judge_grades(client, rows, attempts, cache_dir=cache_dir, purpose=purpose, settings=settings)
     raise ConfigError(f"unknown grader {grader!r}; expected one of {list(GRADERS)}")
+
+
+def grade_report(column: str, table: pd.DataFrame, graded: Grades, *, grader: str,
+                 settings: JudgeSettings | None) -> dict[str, Any]:
+    """The stage report of a grade column: true / false / null counts and what the judge did."""
+    values = table[column]
+    report: dict[str, Any] = {"label": column, "rows": len(table), "grader": grader,
+                              "true": int((values == True).sum()), "false": int((values == False).sum()),  # noqa: E712
+                              "null": int(values.isna().sum()), "judge": None}
+    if graded.judge is not None:
+        report["judge"] = graded.judge.summary(settings or JudgeSettings())
+    return report
 
 
 def difficulty_labels(pool: pd.DataFrame, alias: str, *, engine: Engine, tokenizer, max_tokens: int,
                       temperature: float = 0.0, seed: int = 0, grader: str = "rule", client=None,
-                      cache_dir: str | os.PathLike, chunk_size: int = 64, model_id: str = "") -> pd.DataFrame:
+                      cache_dir: str | os.PathLike, chunk_size: int = 64, model_id: str = "",
+                      judge: JudgeSettings | None = None) -> LabelResult:
     """``correct_<alias>`` for every pool question: the model's plain-chat answer, graded.
 
     `model_id` (e.g. the model path) is part of the cache fingerprint.
@@ -185,39 +312,53 @@ def difficulty_labels(pool: pd.DataFrame, alias: str, *, engine: Engine, tokeniz
     questions = dict(zip(pool["qhash"], pool["question"], strict=True))
     attempts = answer_questions(engine, tokenizer, questions, max_tokens=max_tokens, temperature=temperature,
                                 seed=seed, cache=cache, chunk_size=chunk_size)
-    grades = grade_attempts(pool, attempts, grader=grader, client=client, cache_dir=cache_dir,
-                            purpose=f"grade-{alias}")
+    graded = grade_attempts(pool, attempts, grader=grader, client=client, cache_dir=cache_dir,
+                            purpose=f"grade-{alias}", settings=judge)
     col = f"correct_{alias}"
-    out = pd.DataFrame({"qhash": pool["qhash"], col: pd.array([grades[q] for q in pool["qhash"]], dtype="boolean")})
+    out = pd.DataFrame({"qhash": pool["qhash"],
+                        col: pd.array([graded.grades[q] for q in pool["qhash"]], dtype="boolean")})
     log.info("%s: %d correct, %d wrong, %d ungraded of %d", col, int(out[col].sum()),
              int((out[col] == False).sum()), int(out[col].isna().sum()), len(out))  # noqa: E712
-    return out
+    return LabelResult(out, grade_report(col, out, graded, grader=grader, settings=judge))
 
 
 def teacher_grade_labels(rows: pd.DataFrame, *, grader: str, client=None,
-                         cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+                         cache_dir: str | os.PathLike | None = None,
+                         judge: JudgeSettings | None = None) -> LabelResult:
     """``teacher_correct`` for rows with ``qhash``, ``question``, ``solution`` and ``attempt``."""
     attempts = {q: a for q, a in zip(rows["qhash"], rows["attempt"], strict=True) if isinstance(a, str)}
-    grades = grade_attempts(rows, attempts, grader=grader, client=client, cache_dir=cache_dir,
-                            purpose="grade-teacher")
-    return pd.DataFrame({"qhash": rows["qhash"],
-                         "teacher_correct": pd.array([grades[q] for q in rows["qhash"]], dtype="boolean")})
+    graded = grade_attempts(rows, attempts, grader=grader, client=client, cache_dir=cache_dir,
+                            purpose="grade-teacher", settings=judge)
+    out = pd.DataFrame({"qhash": rows["qhash"],
+                        "teacher_correct": pd.array([graded.grades[q] for q in rows["qhash"]], dtype="boolean")})
+    return LabelResult(out, grade_report("teacher_correct", out, graded, grader=grader, settings=judge))
 
 
 def domain_labels(pool: pd.DataFrame, *, client, rubric_file: str | os.PathLike, cache_dir: str | os.PathLike,
-                  max_tokens: int | None = None) -> pd.DataFrame:
-    """``domain`` = the MSC code an LLM judge assigns (null when the reply ends with no known code)."""
+                  judge: JudgeSettings | None = None) -> LabelResult:
+    """``domain`` = the MSC code the LLM judge assigns (s1's prompt over the whole rubric).
+
+    A question whose replies never end in a code of the rubric keeps a null domain and is
+    named in the report's ``judge.failed_qhashes``.
+    """
     from s1flow.judges import domain_messages, load_rubric, parse_domain_code
 
+    settings = judge or JudgeSettings()
     rubric = load_rubric(rubric_file)
     codes = [r.code for r in rubric]
     items = {q: domain_messages(text, rubric) for q, text in zip(pool["qhash"], pool["question"], strict=True)}
-    replies = client.chat_many(items, cache_dir=cache_dir, purpose="domain", max_tokens=max_tokens)
-    domains = {q: parse_domain_code(replies[q].text, codes) for q in items}
-    missing = sum(v is None for v in domains.values())
-    if missing:
-        log.warning("domain: %d of %d judge replies ended with no known MSC code; left null", missing, len(domains))
-    return pd.DataFrame({"qhash": pool["qhash"], "domain": [domains[q] for q in pool["qhash"]]})
+
+    def parse(text: str | None) -> str | None:
+        return parse_domain_code(text, codes, settings.reply_parsing)
+
+    judged = ask_judge(client, items, parse, settings=settings, cache_dir=cache_dir, purpose="domain")
+    domains = [judged.answers.get(q) for q in pool["qhash"]]
+    out = pd.DataFrame({"qhash": pool["qhash"], "domain": domains})
+    found = out["domain"].dropna().value_counts()
+    report = {"label": "domain", "rows": len(out), "rubric": str(rubric_file), "rubric_codes": len(codes),
+              "labelled": int(out["domain"].notna().sum()), "null": int(out["domain"].isna().sum()),
+              "codes": {c: int(found[c]) for c in sorted(found.index)}, "judge": judged.summary(settings)}
+    return LabelResult(out, report)
 
 
 def teacher_trace_labels(pool: pd.DataFrame, have_trace: Sequence[str], *, client, cache_dir: str | os.PathLike,

@@ -120,6 +120,8 @@ if config["features"]["teacher"] == "dataset" and not TEACHER_DATASET_SET:
     raise ValueError("config key 'features.teacher_dataset': teacher 'dataset' needs a preset, a hub dataset or a path")
 if config["features"]["domain"] == "judge" and not config["features"].get("msc_rubric"):
     raise ValueError("config key 'features.msc_rubric': domain 'judge' needs the MSC rubric file")
+if config["features"]["msc_rubric_url"] and not config["features"]["msc_rubric"]:
+    raise ValueError("config key 'features.msc_rubric': features.msc_rubric_url needs the path to save the rubric at")
 _uses_judge = (config["features"]["domain"] == "judge" or config["features"]["teacher_grading"] == "judge"
                or (ANSWERING_MODELS and config["difficulty"]["grader"] == "judge")
                or (EVAL_MODELS and config["evaluation"]["grader"] == "judge"))

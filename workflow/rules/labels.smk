@@ -1,4 +1,5 @@
-# Labels computed by models: tiny models, difficulty answers, teacher traces and grades, domains.
+# Labels computed by models: tiny models, difficulty answers, teacher traces and grades, domains;
+# s1's MSC rubric downloaded when features.msc_rubric_url is set and the file is not there yet.
 
 
 rule build_model:
@@ -31,6 +32,12 @@ rule difficulty_labels:
         unpack(difficulty_inputs),
     output:
         labels="results/labels/correct_{alias}.parquet",
+        report=report(
+            "results/labels/correct_{alias}.json",
+            category="Data curation",
+            subcategory="Labels",
+            caption="../report/labels.rst",
+        ),
     params:
         spec=difficulty_spec,
         grader=config["difficulty"]["grader"],
@@ -89,6 +96,12 @@ rule teacher_grades:
         labels=graded_attempt_files,
     output:
         labels="results/labels/teacher_grades.parquet",
+        report=report(
+            "results/labels/teacher_grades.json",
+            category="Data curation",
+            subcategory="Labels",
+            caption="../report/labels.rst",
+        ),
     params:
         grader=config["features"]["teacher_grading"],
         judge=config.get("judge"),
@@ -109,6 +122,12 @@ rule domain_labels:
         rubric=config["features"].get("msc_rubric") or [],
     output:
         labels="results/labels/domain.parquet",
+        report=report(
+            "results/labels/domain.json",
+            category="Data curation",
+            subcategory="Labels",
+            caption="../report/labels.rst",
+        ),
     params:
         judge=config.get("judge"),
         cache="results/cache/judge",
@@ -120,3 +139,19 @@ rule domain_labels:
         "../../envs/generate.yaml"
     script:
         "../scripts/domain_labels.py"
+
+
+if config["features"]["msc_rubric_url"]:
+
+    rule download_msc_rubric:
+        output:
+            rubric=config["features"]["msc_rubric"],
+        params:
+            url=config["features"]["msc_rubric_url"],
+        log:
+            "logs/labels/download_msc_rubric.log",
+        localrule: True
+        conda:
+            "../../envs/curate.yaml"
+        script:
+            "../scripts/download_rubric.py"

@@ -6,7 +6,7 @@ def main(sm):
     setup_logging(sm.log[0])
     with stage_errors():
         run_teacher_grades(sm.input.pool, list(sm.input.labels), sm.output.labels, grader=sm.params.grader,
-                           judge=sm.params.judge, cache_dir=sm.params.cache)
+                           judge=sm.params.judge, cache_dir=sm.params.cache, report=sm.output.report)
 
 
 if "snakemake" in globals():
