@@ -53,3 +53,12 @@ def test_table_and_files(tmp_path):
     assert pd.read_csv(tmp_path / "s.csv")["cov"].tolist() == [100.0]
     assert "| base | aime24 | `maj@2` | 1 | 100.0 | 0.0 |" in (tmp_path / "s.md").read_text()
     assert "No setting" in sampling_markdown(sampling_table({}))
+
+
+def test_no_answer_and_equivalent_spellings():
+    df = pd.DataFrame(rows("maj@4", "q", [None, None, "\\dfrac{1}{2}", "7"], [False, False, True, False])
+                      + rows("maj@4", "r", ["\\dfrac{1}{2}", "7", "\\frac{1}{2}", "7"], [True, False, True, False]))
+    out = coverage_majority(df)
+    # n = 2: q has no answer among its first two (wrong, not covered); r ties 1/2 vs 7 -> 1/2 (first), correct
+    # n = 4: q {1/2: 1, 7: 1} -> 1/2, correct; r {1/2: 2 (two spellings), 7: 2} -> 1/2, correct
+    assert out["cov"].tolist() == [50.0, 100.0] and out["maj"].tolist() == [50.0, 100.0]

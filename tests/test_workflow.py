@@ -236,7 +236,7 @@ def test_e2e_html_report(e2e, tmp_path):
     text = html.read_text()
     assert len(text) > 100_000
     for name in ("ablation.md", "ablation.csv", "ablation.tex", "methods.md", "methods.csv", "scaling.png",
-                 "scaling.pdf"):
+                 "scaling.pdf", "sampling.md", "sampling.csv"):
         assert name in text
     # the captions, rendered with the config
     assert "Table 2" in text and "Table 3" in text and "Figures 1 and 4" in text
@@ -534,6 +534,9 @@ def test_paper_config_dry_run_requests_16_gpus_for_training(tmp_path, paper):
         assert f"rule {rule}:" in out
     rubric = _job_blocks(out, "download_msc_rubric")
     assert len(rubric) == 1 and "output: resources/msc.json" in rubric[0]
+    # cov@n / maj@n read the sampled runs only: the base's maj@64 sweeps
+    sampling = _job_blocks(out, "sampling")
+    assert len(sampling) == 1 and "results/eval/base/" in sampling[0] and "results/eval/s1k/" not in sampling[0]
 
 
 def test_paper_dry_run_keeps_a_rubric_that_is_already_there(tmp_path):

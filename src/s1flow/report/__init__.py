@@ -2,6 +2,6 @@
 
 Modules: ``bootstrap`` (paired bootstrap confidence intervals), ``metrics`` (Control,
 Scaling, Performance), ``ablation`` (the data-ablation table, Table 2), ``methods`` (the
-test-time scaling method comparison, Table 3, and its points) and ``scaling_plot`` (the
-accuracy vs thinking tokens figure).
+test-time scaling method comparison, Table 3, and its points), ``scaling_plot`` (the
+accuracy vs thinking tokens figure) and ``sampling`` (cov@n and maj@n of sampled runs).
 """

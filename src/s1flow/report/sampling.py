@@ -5,14 +5,18 @@ of two ``2, 4, ..., <= N`` (``[2**i for i in range(1, N.bit_length())]``):
 
 - ``cov@n``: any of the first n samples is correct (coverage, pass@n over the first n);
 - ``maj@n``: the most common extracted answer of the first n samples is correct. s1 counts
-  answers with ``collections.Counter(...).most_common(1)``: a tie goes to the answer seen first.
+  answers with ``collections.Counter(...).most_common(1)``, so its tie break depends on iteration
+  order: a Counter keeps its keys in first-insertion order and ``most_common(1)`` returns the
+  first of the tied answers, i.e. the tie goes to the answer seen first. Here the order is the
+  ``sample`` index, whatever the row order of the table.
 
 Here the vote is :func:`s1flow.grading.majority_vote` over the ``extracted`` column, with
 equivalent spellings counted as one answer (``normalise_answer``); the winner is graded like
 the sample that carries it (its ``correct``). Ties go to the answer seen first, as in s1. A
-sample without an extracted answer casts no vote (s1 votes with its raw text, which matches no
-other sample's in practice), and a question none of whose first n samples has an answer counts
-as wrong. Both figures are means over questions, in percent.
+sample without an extracted answer casts no vote (s1's math tasks vote with its raw answer text,
+which matches no other sample's in practice; its GPQA task counts it as the letter A), and a
+question none of whose first n samples has an answer counts as wrong. Both figures are means
+over questions, in percent.
 """
 
 from __future__ import annotations
