@@ -484,7 +484,7 @@ def _job_blocks(out: str, rule: str) -> list[str]:
     return [job.split("\n\n")[0] for job in out.split(f"rule {rule}:")[1:]]
 
 
-def paper_dry_run(tmp_path: Path, cfg: dict | str) -> str:
+def paper_dry_run(tmp_path: Path, cfg: dict | str, *extra: str) -> str:
     """`snakemake -n` of a paper config (a name under config/paper, or a config dict) in a directory that,
     like a fresh clone, has no resources/ (the MSC rubric is downloaded by a rule): its output."""
     if isinstance(cfg, str):
@@ -493,7 +493,7 @@ def paper_dry_run(tmp_path: Path, cfg: dict | str) -> str:
         path = tmp_path / "paper.yaml"
         path.write_text(yaml.safe_dump(cfg))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-           "--configfile", str(path), "-n", "--cores", "16"]
+           "--configfile", str(path), "-n", "--cores", "16", *extra]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     return r.stdout + r.stderr
@@ -544,6 +544,9 @@ def test_paper_dry_run_keeps_a_rubric_that_is_already_there(tmp_path):
     (tmp_path / "resources").mkdir()
     (tmp_path / "resources" / "msc.json").write_text("[]")  # not read in a dry run
     out = paper_dry_run(tmp_path, "s1-32b")
+    assert "rule download_msc_rubric:" not in out and "rule domain_labels:" in out
+    # no rule produces it then, so not even a forced rerun of everything replaces it
+    out = paper_dry_run(tmp_path, "s1-32b", "--forceall")
     assert "rule download_msc_rubric:" not in out and "rule domain_labels:" in out
     assert (tmp_path / "resources" / "msc.json").read_text() == "[]"
 

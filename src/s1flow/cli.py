@@ -138,8 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--algorithm", choices=("notebook", "paper"), default="notebook")
     s.add_argument("--uniform-fraction", type=float, default=0.7)
-    s.add_argument("--aime", default="AIME", help="regex of AIME-like sources")
-    s.add_argument("--gpqa", default="gpqa", help="regex of GPQA-like sources")
+    s.add_argument("--aime", default="^qq8933/AIME_1983_2024$",
+                   help="regex of AIME-like sources (s1: that exact source)")
+    s.add_argument("--gpqa", default="^Idavidrein/gpqa$", help="regex of GPQA-like sources (s1: that exact source)")
     s.add_argument("--long", default="openaimath", help="regex of sources preselected for long traces")
     s.add_argument("--long-min-tokens", type=int, default=5600)
     s.set_defaults(func=_cmd_select)

@@ -14,11 +14,18 @@ weighted 2^-rank by trace length; ``algorithm="paper"`` for Algorithm 1's unifor
 domains throughout), ``random`` (uniform over the quality-filtered pool), ``diverse``
 (uniform domain, then uniform question), ``longest`` (longest traces), ``full`` (every
 question with a trace length). All randomness comes from ``seed``.
+
+The notebook's s1k, as released: the preselected questions stay in their domain pools, so
+a draw that lands on one is spent without adding a question, and the loop runs until the
+selection (preselected included) holds ``size``. Domains are uniform while fewer than
+``uniform_fraction * size`` are selected, then drawn from the benchmark distribution of
+the post-difficulty pool (`benchmark_weights`), restricted to the domains that still hold
+questions. Beyond the notebook, which would fail there: when no benchmark domain is left,
+the draw falls back to uniform, and the loop stops when every domain is empty.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -36,10 +43,14 @@ _MAX_RANK = 1100
 
 @dataclass(frozen=True)
 class BenchmarkSources:
-    """Regexes on ``source`` naming s1's benchmark-related questions (notebook step 4)."""
+    """Regexes on ``source`` naming s1's benchmark-related questions (notebook step 4).
 
-    aime: str = "AIME"
-    gpqa: str = "gpqa"
+    Matched case-sensitively with `re.search`. The defaults are s1's: AIME and GPQA are
+    exact source names (anchored), ``long`` is a substring of ``source``.
+    """
+
+    aime: str = "^qq8933/AIME_1983_2024$"
+    gpqa: str = "^Idavidrein/gpqa$"
     long: str = "openaimath"
     long_min_tokens: int = 5600
     gpqa_weight: float = 0.5
@@ -106,29 +117,80 @@ def _draw_by_rank(rng: np.random.Generator, items: list[int]) -> int:
     return items.pop(pick)
 
 
+def _matches(df: pd.DataFrame, pattern: str) -> np.ndarray:
+    """Rows whose ``source`` matches `pattern` (case-sensitive, as the notebook compares)."""
+    return df["source"].astype(str).str.contains(pattern, regex=True).to_numpy(dtype=bool)
+
+
 def benchmark_weights(df: pd.DataFrame, bench: BenchmarkSources) -> dict[str, float]:
-    """s1's benchmark domain distribution: AIME's domain histogram plus GPQA's scaled to half its mass."""
-    src = df["source"].astype(str)
-    aime = df.loc[src.str.contains(bench.aime, regex=True, flags=re.IGNORECASE), "domain"].value_counts()
-    gpqa = df.loc[src.str.contains(bench.gpqa, regex=True, flags=re.IGNORECASE), "domain"].value_counts()
-    weights: dict[str, float] = {str(d): float(c) for d, c in aime.items()}
+    """s1's benchmark domain distribution over `df` (the post-difficulty pool), summing to 1.
+
+    AIME's domain counts plus GPQA's, each GPQA count multiplied by
+    ``gpqa_weight * n_aime / n_gpqa`` and truncated with ``int()``; a domain whose weight is
+    0 is left out (the notebook adds `Counter`s, which drops it). Empty when nothing weighs.
+    """
+    aime = df.loc[_matches(df, bench.aime), "domain"].value_counts(sort=False)
+    gpqa = df.loc[_matches(df, bench.gpqa), "domain"].value_counts(sort=False)
+    counts: dict[str, int] = {str(d): int(c) for d, c in aime.items()}
     if len(gpqa):
-        scale = bench.gpqa_weight * (aime.sum() if len(aime) else 1.0) / gpqa.sum()
+        ratio = bench.gpqa_weight * int(aime.sum()) / int(gpqa.sum())
         for d, c in gpqa.items():
-            weights[str(d)] = weights.get(str(d), 0.0) + float(c) * scale
-    return weights
+            counts[str(d)] = counts.get(str(d), 0) + int(int(c) * ratio)
+    counts = {d: c for d, c in counts.items() if c > 0}
+    total = sum(counts.values())
+    return {d: c / total for d, c in sorted(counts.items())}
 
 
 def preselect_mask(df: pd.DataFrame, bench: BenchmarkSources) -> np.ndarray:
-    """Notebook step 4: teacher correct AND (AIME or GPQA, or long-trace openaimath)."""
+    """Notebook step 4: teacher correct AND (AIME or GPQA, or a long-trace `long` source)."""
     if not _available(df, "teacher_correct"):
         return np.zeros(len(df), dtype=bool)
-    src = df["source"].astype(str)
     correct = df["teacher_correct"].astype(bool).to_numpy()
-    is_bench = src.str.contains(f"(?:{bench.aime})|(?:{bench.gpqa})", regex=True, flags=re.IGNORECASE).to_numpy()
-    is_long = (src.str.contains(bench.long, regex=True, flags=re.IGNORECASE).to_numpy()
-               & (df["trace_tokens"].to_numpy(dtype=np.int64) > bench.long_min_tokens))
+    is_bench = _matches(df, bench.aime) | _matches(df, bench.gpqa)
+    is_long = _matches(df, bench.long) & (df["trace_tokens"].to_numpy(dtype=np.int64) > bench.long_min_tokens)
     return correct & (is_bench | is_long)
+
+
+def _draw_notebook(rng: np.random.Generator, hard: pd.DataFrame, preselected: np.ndarray, size: int,
+                   uniform_until: int, weights: dict[str, float]) -> tuple[set[int], dict[str, int]]:
+    """The notebook's loop: every question stays drawable; a draw of a selected one is spent."""
+    chosen = set(preselected.tolist())
+    groups = _by_domain_longest_first(hard)
+    counts = {"benchmark_weighted_draws": 0, "spent_draws": 0, "uniform_fallback_draws": 0}
+    while len(chosen) < size and groups:
+        names = sorted(groups)
+        w = np.array([weights.get(d, 0.0) for d in names])
+        if len(chosen) < uniform_until:
+            domain = names[int(rng.choice(len(names)))]
+        elif w.sum() > 0:  # emptied domains are gone from `names`: the rest renormalise
+            domain = names[int(rng.choice(len(names), p=w / w.sum()))]
+            counts["benchmark_weighted_draws"] += 1
+        else:  # every benchmark domain is empty (the notebook would fail here)
+            domain = names[int(rng.choice(len(names)))]
+            counts["uniform_fallback_draws"] += 1
+        pos = _draw_by_rank(rng, groups[domain])
+        if pos in chosen:
+            counts["spent_draws"] += 1
+        chosen.add(pos)
+        if not groups[domain]:
+            del groups[domain]
+    return chosen, counts
+
+
+def _draw_paper(rng: np.random.Generator, hard: pd.DataFrame, preselected: np.ndarray,
+                size: int) -> list[int]:
+    """Algorithm 1: uniform domains over the questions not preselected, 2^-rank within."""
+    chosen = list(preselected.tolist())
+    rest_positions = np.flatnonzero(~np.isin(np.arange(len(hard)), preselected))
+    rest = hard.iloc[rest_positions]
+    groups = {d: [int(rest_positions[i]) for i in items] for d, items in _by_domain_longest_first(rest).items()}
+    while len(chosen) < size and groups:
+        names = sorted(groups)
+        domain = names[int(rng.choice(len(names)))]
+        chosen.append(_draw_by_rank(rng, groups[domain]))
+        if not groups[domain]:
+            del groups[domain]
+    return chosen
 
 
 def select_s1k(features: pd.DataFrame, settings: SelectionSettings) -> tuple[pd.DataFrame, dict]:
@@ -136,34 +198,24 @@ def select_s1k(features: pd.DataFrame, settings: SelectionSettings) -> tuple[pd.
     stages, _ = filter_steps(features)
     hard = stages["difficulty"].reset_index(drop=True)
     rng = _rng(settings.seed, "s1k")
-    pre = preselect_mask(hard, settings.benchmark)
-    pre_idx = np.flatnonzero(pre)
+    pre_idx = np.flatnonzero(preselect_mask(hard, settings.benchmark))
     if len(pre_idx) > settings.size:  # more benchmark-related questions than wanted: keep the longest
         order = np.argsort(-hard["trace_tokens"].to_numpy(dtype=np.int64)[pre_idx], kind="stable")
         pre_idx = np.sort(pre_idx[order[: settings.size]])
-    chosen = list(pre_idx.tolist())
-    rest = hard.iloc[np.flatnonzero(~pre)]
-    rest_positions = np.flatnonzero(~pre)
-    groups = {d: [int(rest_positions[i]) for i in items] for d, items in _by_domain_longest_first(rest).items()}
-    weights = benchmark_weights(stages["na_drop"], settings.benchmark)
-    uniform_until = settings.size if settings.algorithm == "paper" else int(round(settings.uniform_fraction
-                                                                                   * settings.size))
-    benchmark_draws = 0
-    while len(chosen) < settings.size and groups:
-        names = sorted(groups)
-        w = np.array([weights.get(d, 0.0) for d in names])
-        if len(chosen) >= uniform_until and w.sum() > 0:
-            domain = names[int(rng.choice(len(names), p=w / w.sum()))]
-            benchmark_draws += 1
-        else:
-            domain = names[int(rng.choice(len(names)))]
-        chosen.append(_draw_by_rank(rng, groups[domain]))
-        if not groups[domain]:
-            del groups[domain]
+    # the notebook weighs domains by the pool the draws come from (after the difficulty filter)
+    weights = benchmark_weights(hard, settings.benchmark)
+    if settings.algorithm == "paper":
+        uniform_until = settings.size
+        chosen = _draw_paper(rng, hard, pre_idx, settings.size)
+        counts = {"benchmark_weighted_draws": 0}
+    else:
+        uniform_until = int(round(settings.uniform_fraction * settings.size))
+        chosen_set, counts = _draw_notebook(rng, hard, pre_idx, settings.size, uniform_until, weights)
+        chosen = list(chosen_set)
     subset = hard.iloc[sorted(chosen)].reset_index(drop=True)
-    details = {"preselected": int(len(pre_idx)), "benchmark_weighted_draws": benchmark_draws,
+    details = {"preselected": int(len(pre_idx)), **counts,
                "uniform_until": uniform_until, "algorithm": settings.algorithm,
-               "benchmark_domains": {k: round(v, 6) for k, v in sorted(weights.items())},
+               "benchmark_domains": {k: round(v, 6) for k, v in weights.items()},
                "preselection": ("skipped: teacher_correct not available" if not _available(hard, "teacher_correct")
                                 else "teacher correct AND (aime or gpqa source, or long source above long_min_tokens)")}
     return subset, details

@@ -122,6 +122,11 @@ if config["features"]["domain"] == "judge" and not config["features"].get("msc_r
     raise ValueError("config key 'features.msc_rubric': domain 'judge' needs the MSC rubric file")
 if config["features"]["msc_rubric_url"] and not config["features"]["msc_rubric"]:
     raise ValueError("config key 'features.msc_rubric': features.msc_rubric_url needs the path to save the rubric at")
+# the rubric is downloaded only when it is not there yet: a file already at the path is a plain input,
+# which no rule produces, so not even --forceall or --forcerun replaces it
+DOWNLOAD_MSC_RUBRIC = bool(config["features"]["msc_rubric_url"]) and not os.path.exists(
+    config["features"]["msc_rubric"]
+)
 _uses_judge = (config["features"]["domain"] == "judge" or config["features"]["teacher_grading"] == "judge"
                or (ANSWERING_MODELS and config["difficulty"]["grader"] == "judge")
                or (EVAL_MODELS and config["evaluation"]["grader"] == "judge"))

@@ -1,5 +1,6 @@
 # Labels computed by models: tiny models, difficulty answers, teacher traces and grades, domains;
-# s1's MSC rubric downloaded when features.msc_rubric_url is set and the file is not there yet.
+# s1's MSC rubric downloaded when features.msc_rubric_url is set and the file is not there yet
+# (DOWNLOAD_MSC_RUBRIC); a file already at features.msc_rubric is never replaced.
 
 
 rule build_model:
@@ -141,7 +142,7 @@ rule domain_labels:
         "../scripts/domain_labels.py"
 
 
-if config["features"]["msc_rubric_url"]:
+if DOWNLOAD_MSC_RUBRIC:
 
     rule download_msc_rubric:
         output:

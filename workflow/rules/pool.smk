@@ -43,8 +43,8 @@ rule build_pool:
     params:
         source_names=list(SOURCES),
         eval_names=list(EVAL_SETS),
-        ngram=config["decontamination"]["ngram"],
-        cross_source=config["decontamination"]["cross_source"],
+        source_specs=[SOURCES[name] for name in SOURCES],
+        decontamination=config["decontamination"],
     log:
         "logs/pool/build_pool.log",
     benchmark:

@@ -10,8 +10,8 @@ def main(sm):
             list(zip(sm.params.eval_names, sm.input.eval_sets, strict=True)),
             sm.output.pool,
             sm.output.report,
-            ngram=sm.params.ngram,
-            cross_source=sm.params.cross_source,
+            specs=dict(zip(sm.params.source_names, sm.params.source_specs, strict=True)),
+            decontamination=dict(sm.params.decontamination),
         )
 
 
