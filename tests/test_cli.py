@@ -33,8 +33,8 @@ def test_decontaminate_command(files):
     kept = pd.read_json(out, lines=True)
     assert kept["question"].tolist() == ["a clean question with more than eight words"]
     report = json.loads((files / "r.json").read_text())
-    assert report["totals"] == {"input": 4, "eval_overlap": 2, "cross_source_overlap": 0, "exact_duplicate": 1,
-                                "kept": 1}
+    assert report["totals"] == {"input": 4, "eval_overlap": 2, "cross_source_overlap": 0, "not_sampled": 0,
+                                "exact_duplicate": 1, "kept": 1}
 
 
 def test_decontaminate_bad_field_fails_cleanly(files):

@@ -44,11 +44,15 @@ Rows = list[dict[str, Any]]
 class FakeHub:
     """Stands in for ``datasets.load_dataset``: records each request and serves local jsonl rows.
 
-    `tables` is either one list of rows served for every request or a function
-    ``(name, split, kwargs) -> rows``.
+    `tables` is one list of rows served for every request, a mapping from hub id to rows, or a
+    function ``(name, split, kwargs) -> rows``.
     """
 
-    def __init__(self, tmp_path: Path, tables: Rows | Callable[[str | None, str | None, dict], Rows]):
+    def __init__(
+        self,
+        tmp_path: Path,
+        tables: Rows | dict[str, Rows] | Callable[[str | None, str | None, dict], Rows],
+    ):
         self.tmp_path = tmp_path
         self.tables = tables
         self.calls: list[tuple[str, str | None, str | None]] = []
@@ -57,7 +61,12 @@ class FakeHub:
     def __call__(self, path: str, name: str | None = None, *, split: str | None = None, **kwargs: Any) -> Any:
         self.calls.append((path, name, split))
         self.kwargs.append(kwargs)
-        rows = self.tables if isinstance(self.tables, list) else self.tables(name, split, kwargs)
+        if isinstance(self.tables, list):
+            rows = self.tables
+        elif isinstance(self.tables, dict):
+            rows = self.tables[path]
+        else:
+            rows = self.tables(name, split, kwargs)
         local = self.tmp_path / f"hub_{len(self.calls)}.jsonl"
         write_jsonl(local, rows)
         return datasets.load_dataset(
@@ -237,26 +246,48 @@ def _numina_rows() -> Rows:
     ]
 
 
-def test_numinamath(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(presets, "NUMINAMATH_SAMPLE_SIZE", 3)
-    hub = FakeHub(tmp_path, _numina_rows())
+def _numina_500_rows() -> Rows:
+    """Stand-in for simplescaling/numinamath_500: two NuminaMath problems and one it lacks."""
+    return [
+        {"problem": p, "solution": "fixed", "source": "x", "messages": []}
+        for p in ("N7", "N4", "not a NuminaMath problem")
+    ]
+
+
+def test_numinamath_takes_the_fixed_500(tmp_path: Path) -> None:
+    hub = FakeHub(
+        tmp_path, {"AI-MO/NuminaMath-CoT": _numina_rows(), "simplescaling/numinamath_500": _numina_500_rows()}
+    )
     raw, out = run_preset("numinamath", hub, seed=1)
-    assert hub.calls == [("AI-MO/NuminaMath-CoT", None, "train")]
-    aops = out[out["source"] == "AI-MO/NuminaMath-CoT/aops_forum"]
-    assert aops["question"].tolist() == ["N0", "N1", "N2"]  # every aops_forum row
-    rest = out[out["source"] != "AI-MO/NuminaMath-CoT/aops_forum"]
-    assert len(rest) == 3  # the sample of the other sources
-    assert set(rest["source"]) <= {"AI-MO/NuminaMath-CoT/olympiads", "AI-MO/NuminaMath-CoT/cn_k12"}
-    assert (out["solution"] == out["question"].str.replace("N", "S")).all()
+    assert hub.calls == [("AI-MO/NuminaMath-CoT", None, "train"), ("simplescaling/numinamath_500", None, "train")]
+    # s1's order: the non-aops rows listed in numinamath_500 (dataset order), then every aops_forum row
+    assert out["question"].tolist() == ["N4", "N7", "N0", "N1", "N2"]
+    assert out["source"].tolist() == [
+        "AI-MO/NuminaMath-CoT/olympiads",
+        "AI-MO/NuminaMath-CoT/cn_k12",
+        *["AI-MO/NuminaMath-CoT/aops_forum"] * 3,
+    ]
+    assert out["solution"].tolist() == ["S4", "S7", "S0", "S1", "S2"]
     assert set(out["cot_type"]) == {"math"} and out["domain"].isna().all()
     assert_metadata_keys(out, ["source", "messages"])
-    assert metadata(out)[0]["messages"][1] == {"role": "assistant", "content": "S0"}
-    # Same seed, same sample; the sample depends on the seed.
+    assert metadata(out)[0]["messages"][1] == {"role": "assistant", "content": "S4"}
+    # a fixed list, not a sample: the seed changes nothing
     norm = presets.PRESETS["numinamath"].normalise
-    again = norm(raw, where="x", seed=1)
-    pd.testing.assert_frame_equal(out, again)
-    samples = {tuple(norm(raw, where="x", seed=s)["question"]) for s in range(10)}
-    assert len(samples) > 1
+    for seed in (0, 5):
+        pd.testing.assert_frame_equal(out, norm(raw, where="x", seed=seed))
+
+
+def test_numinamath_without_the_fixed_list_samples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(presets, "NUMINAMATH_SAMPLE_SIZE", 3)
+    raw = pd.DataFrame(_numina_rows())  # a local copy of NuminaMath-CoT alone
+    norm = presets.PRESETS["numinamath"].normalise
+    out = norm(raw, where="numina.jsonl", seed=1)
+    aops = out[out["source"] == "AI-MO/NuminaMath-CoT/aops_forum"]
+    assert aops["question"].tolist() == ["N0", "N1", "N2"]
+    rest = out[out["source"] != "AI-MO/NuminaMath-CoT/aops_forum"]
+    assert len(rest) == 3 and set(rest["question"]) <= {f"N{i}" for i in range(3, 10)}
+    pd.testing.assert_frame_equal(out, norm(raw, where="numina.jsonl", seed=1))
+    assert len({tuple(norm(raw, where="x", seed=s)["question"]) for s in range(10)}) > 1
 
 
 def test_omni_math(tmp_path: Path) -> None:
@@ -359,23 +390,14 @@ def _scieval_rows(name: str | None, split: str | None, kwargs: dict) -> Rows:
 
 
 def test_scieval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(presets, "SCIEVAL_SAMPLE_SIZE", 8)
     hub = FakeHub(tmp_path, _scieval_rows)
     raw, out = run_preset("scieval", hub, seed=3)
     assert hub.calls == [("OpenDFM/SciEval", None, "test"), ("OpenDFM/SciEval", None, "validation")]
-    assert len(raw) == 14 and len(out) == 8
+    # normalise keeps every row with an answer; the pool stage samples after decontamination
+    assert len(raw) == 14 and len(out) == 13
     assert "Med without answer" not in out["question"].tolist()
     assert not out["question"].str.contains("Answer:").any()
     tasks = out["source"].str.rsplit("/", n=1).str[1]
-    # Balanced: two per task; SocraticQA's two come from its two topics.
-    assert tasks.value_counts().to_dict() == {
-        "SocraticQA": 2,
-        "MedQA": 2,
-        "PubMedQA": 2,
-        "reagent selection": 2,
-    }
-    socratic = out[tasks == "SocraticQA"]["question"]
-    assert sorted(q.split()[1] for q in socratic) == ["bonds", "optics"]
     reagents = out[tasks == "reagent selection"]
     assert all(q.endswith("\nWhat is the optimal solvent?") for q in reagents["question"])
     assert set(reagents["source"]) == {"OpenDFM/SciEval/chemistry/filling/reagent selection"}
@@ -389,20 +411,18 @@ def test_scieval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     }
     assert set(out[tasks == "MedQA"]["domain"]) == {"biology"}
     assert_metadata_keys(out, ["id", "topic", "ability", "type", "task_name"])
-    # Seeded: same seed, same rows; a smaller sample still covers every task once.
-    pd.testing.assert_frame_equal(out, presets.PRESETS["scieval"].normalise(raw, where="x", seed=3))
-    monkeypatch.setattr(presets, "SCIEVAL_SAMPLE_SIZE", 4)
-    small = presets.PRESETS["scieval"].normalise(raw, where="x", seed=5)
-    assert sorted(small["source"].str.rsplit("/", n=1).str[1]) == [
-        "MedQA",
-        "PubMedQA",
-        "SocraticQA",
-        "reagent selection",
-    ]
-    picks = {
-        tuple(presets.PRESETS["scieval"].normalise(raw, where="x", seed=s)["question"]) for s in range(10)
-    }
-    assert len(picks) > 1
+    # rows 0-2 optics, 3-5 bonds (SocraticQA), 6-8 MedQA, 9-10 PubMedQA, 11-12 reagent selection
+    preset = presets.PRESETS["scieval"]
+    monkeypatch.setattr(presets, "SCIEVAL_SAMPLE_SIZE", 8)
+    # balanced: round-robin over the tasks (sorted), within SocraticQA over its topics
+    assert preset.selection("balanced")(out).tolist() == [0, 3, 6, 7, 9, 10, 11, 12]
+    # s1's walk: quota 2 per task, 1 per topic value (Optics, Bonds, null); a topic pick also
+    # spends SocraticQA's quota, and a row is taken again while its task has quota
+    assert preset.selection("s1")(out).tolist() == [0, 0, 3, 6, 6, 7, 9, 10]
+    monkeypatch.setattr(presets, "SCIEVAL_SAMPLE_SIZE", 3)
+    # quota 1 per task and topic: the picks step from 2 to 4, so the walk runs to the end
+    assert preset.selection("s1")(out).tolist() == [0, 3, 6, 6, 9, 11]
+    assert preset.selection("s1")(out.iloc[:0]).tolist() == []
 
 
 def _olympiadbench_rows(name: str | None, split: str | None, kwargs: dict) -> Rows:
@@ -695,20 +715,20 @@ def test_xword(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     hub = FakeHub(tmp_path, rows)
     raw, out = run_preset("xword", hub, seed=7)
     assert hub.calls == [("0xharib/xword1", None, "train")]
-    assert len(out) == 3
     prefix = (
         "Solve the crossword puzzle. You are presented with a clue as input "
         "and the number of letters in brackets.\n\n"
     )
-    for q, s in zip(out["question"], out["solution"], strict=True):
-        assert q.startswith(prefix)
-        i = int(q[len(prefix) :].split()[2])
-        assert q == f"{prefix}Clue number {i} ({i + 3})" and s == f"ANS{i}"
+    # every clue, in file order; the first XWORD_SAMPLE_SIZE of the shuffled survivors are
+    # taken by the pool stage
+    assert out["question"].tolist() == [f"{prefix}Clue number {i} ({i + 3})" for i in range(6)]
+    assert out["solution"].tolist() == [f"ANS{i}" for i in range(6)]
     assert set(out["cot_type"]) == {"crossword"} and set(out["source"]) == {"0xharib/xword1"}
     assert_metadata_keys(out, ["instruction"])
-    norm = presets.PRESETS["xword"].normalise
-    pd.testing.assert_frame_equal(out, norm(raw, where="x", seed=7))
-    assert len({tuple(norm(raw, where="x", seed=s)["question"]) for s in range(10)}) > 1
+    preset = presets.PRESETS["xword"]
+    assert preset.selection("balanced")(out).tolist() == [0, 1, 2]
+    assert preset.selection("s1")(out).tolist() == [0, 1, 2]
+    assert preset.selection("s1")(out.iloc[:2]).tolist() == [0, 1]
 
 
 def test_usacobench(tmp_path: Path) -> None:

@@ -303,6 +303,20 @@ def test_an_eval_set_kept_for_decontamination_only_is_not_swept(tmp_path):
     assert "/synth_mixed/samples.parquet" not in out
 
 
+def test_an_eval_set_swept_but_not_decontaminated_against_is_no_pool_input(tmp_path):
+    cfg = e2e_config()
+    for spec in cfg["eval_sets"]:
+        if spec["name"] == "synth_steps":
+            spec["decontaminate"] = False
+    r = snakemake(tmp_path, cfg, "-n", "-p")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    pool = _job_blocks(out, "build_pool")
+    assert pool and "results/evalsets/synth_mc.parquet" in pool[0]
+    assert "results/evalsets/synth_steps.parquet" not in out
+    assert "results/eval/s1k/synth_steps/samples.parquet" in out
+
+
 def test_wait_caps_outside_the_grid_or_the_ablation_setting_is_a_config_error(tmp_path):
     cfg = e2e_config()
     cfg["evaluation"]["wait_caps"] = [1000]

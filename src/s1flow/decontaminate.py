@@ -1,13 +1,16 @@
-"""Deduplication and decontamination with s1's word 8-gram scheme.
+"""Deduplication and decontamination with s1's word 8-gram scheme (``collect_data.py``).
 
 s1 lower-cases a question, splits it on whitespace and takes every run of ``n`` (8)
-consecutive words (a question shorter than ``n`` words is one n-gram of its own, so exact
-copies of short questions are caught, which s1's scheme misses). A pool question is
-dropped when it shares any n-gram with an evaluation question; sources are processed in order and each source's accepted
-questions join the "seen" set, so a later source's question sharing an n-gram with an
-earlier source is dropped too; finally exact-duplicate questions are dropped (compared
-after the same lower-casing and whitespace normalisation, so copies differing only in
-case or spacing go too).
+consecutive words. A question shorter than ``n`` words is one n-gram of its own
+(``short_questions: whole``, so exact copies of short questions are caught) or, as in s1,
+has no n-gram at all (``skip``). Sources are processed in order: a source's question is
+dropped when it shares an n-gram with an evaluation question or with an accepted question
+of an earlier source (the "seen" set); only then is the source shuffled (the permutation
+of ``datasets.Dataset.shuffle(seed)``) and sampled, and its accepted questions join the
+seen set. A source marked ``decontaminate: false`` is appended as it is (s1's
+``add_aime.py``). Finally exact-duplicate questions are dropped, the first occurrence kept,
+compared after the same lower-casing and whitespace normalisation (``exact_dedup:
+normalised``) or as raw strings (``raw``, s1).
 
 The fast path hashes every word once, folds n consecutive word hashes into
 one 64-bit n-gram key with numpy, and intersects sorted key arrays. Every hash match is
@@ -18,14 +21,16 @@ then confirmed on the actual word n-grams, so results equal the string-based sch
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from itertools import chain
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from s1flow.pool import POOL_COLUMNS, with_qhash
+from s1flow.errors import ConfigError
+from s1flow.pool import POOL_COLUMNS, question_hash, with_qhash
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +42,19 @@ def normalise_words(text: str) -> list[str]:
     return text.lower().split()
 
 
-def ngram_strings(text: str, n: int) -> set[str]:
+SHORT_QUESTIONS = ("whole", "skip")
+EXACT_DEDUP = ("normalised", "raw")
+
+
+def ngram_strings(text: str, n: int, short_questions: str = "whole") -> set[str]:
     """The set of word n-grams of `text` as space-joined strings (the reference form).
 
-    A text of fewer than `n` words (but at least one) is one n-gram of its own, so exact
-    copies of short questions are caught too (s1's pure n-gram scheme cannot see them).
+    With `short_questions` "whole", a text of fewer than `n` words (but at least one) is one
+    n-gram of its own, so exact copies of short questions are caught too; "skip" is s1's
+    pure n-gram scheme, where such a text has no n-gram at all.
     """
     words = normalise_words(text)
-    if 0 < len(words) < n:
+    if 0 < len(words) < n and short_questions == "whole":
         return {" ".join(words)}
     return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
 
@@ -63,8 +73,11 @@ class NgramIndex:
     words: list[list[str]]
 
 
-def build_ngram_index(texts: Sequence[str], n: int) -> NgramIndex:
-    """Hash every word n-gram of `texts` (lower-cased, whitespace-split) into 64-bit keys."""
+def build_ngram_index(texts: Sequence[str], n: int, short_questions: str = "whole") -> NgramIndex:
+    """Hash every word n-gram of `texts` (lower-cased, whitespace-split) into 64-bit keys.
+
+    `short_questions` is as in :func:`ngram_strings`.
+    """
     if n < 1:
         raise ValueError(f"n-gram length must be >= 1, got {n}")
     words = [normalise_words(t) for t in texts]
@@ -78,7 +91,8 @@ def build_ngram_index(texts: Sequence[str], n: int) -> NgramIndex:
     word_hash = np.fromiter(map(hash, chain.from_iterable(words)), dtype=np.int64, count=total).view(np.uint64)
     offsets = np.zeros(len(words) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    n_grams_per_text = np.where(counts >= n, counts - n + 1, np.minimum(counts, 1))
+    short = np.minimum(counts, 1) if short_questions == "whole" else np.zeros_like(counts)
+    n_grams_per_text = np.where(counts >= n, counts - n + 1, short)
     owner = np.repeat(np.arange(len(words), dtype=np.int64), n_grams_per_text)
     if len(owner) == 0:
         empty = np.zeros(0, dtype=np.int64)
@@ -127,17 +141,18 @@ def _ngram_at(index: NgramIndex, i: int, n: int) -> tuple[str, ...]:
 
 def contaminated(
     pool_texts: Sequence[str], eval_texts: Mapping[str, Sequence[str]], n: int = 8,
-    *, index: NgramIndex | None = None,
+    *, index: NgramIndex | None = None, short_questions: str = "whole",
 ) -> dict[int, str]:
     """Indices of `pool_texts` sharing a word n-gram with any eval text, mapped to the eval set's name.
 
-    `index` is the pool's n-gram index when the caller has built it already.
+    `index` is the pool's n-gram index when the caller has built it already (with the same
+    `short_questions`).
     """
-    pool = index if index is not None else build_ngram_index(pool_texts, n)
+    pool = index if index is not None else build_ngram_index(pool_texts, n, short_questions)
     names = list(eval_texts)
     all_eval = [t for name in names for t in eval_texts[name]]
     set_of_eval = np.repeat(np.arange(len(names)), [len(eval_texts[name]) for name in names])
-    ev = build_ngram_index(all_eval, n)
+    ev = build_ngram_index(all_eval, n, short_questions)
     hit = _member(pool.keys, ev.keys)
     exact_eval: dict[tuple[str, ...], int] = {}
     for j in range(len(ev.keys)):
@@ -153,9 +168,54 @@ def contaminated(
     return result
 
 
+class _SeenNgrams:
+    """The n-grams of the questions accepted so far (s1's growing "seen" set).
+
+    Built over one index of every pool text: each distinct key remembers the n-gram position
+    of its first accepted occurrence, and a hit is confirmed on the words themselves.
+    """
+
+    def __init__(self, index: NgramIndex, n: int) -> None:
+        self.index, self.n = index, n
+        _, inverse = np.unique(index.keys, return_inverse=True)
+        self.inverse = inverse.reshape(-1)
+        self.first = np.full(int(self.inverse.max()) + 1 if len(self.inverse) else 0, -1, dtype=np.int64)
+        # owner is sorted, so text q's n-grams are positions offsets[q] .. offsets[q + 1] - 1
+        self.offsets = np.searchsorted(index.owner, np.arange(len(index.words) + 1))
+
+    def _positions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        starts = self.offsets[rows]
+        lens = self.offsets[rows + 1] - starts
+        before = np.cumsum(lens) - lens
+        pos = np.arange(int(lens.sum()), dtype=np.int64) + np.repeat(starts - before, lens)
+        return pos, np.repeat(np.arange(len(rows)), lens)
+
+    def overlapping(self, rows: np.ndarray) -> np.ndarray:
+        """For each text in `rows`, whether it shares an n-gram with an accepted text."""
+        out = np.zeros(len(rows), dtype=bool)
+        pos, row_of = self._positions(np.asarray(rows, dtype=np.int64))
+        if len(pos) == 0:
+            return out
+        first = self.first[self.inverse[pos]]
+        for k in np.flatnonzero(first >= 0):
+            r = row_of[k]
+            if not out[r] and _ngram_at(self.index, int(pos[k]), self.n) == _ngram_at(
+                self.index, int(first[k]), self.n
+            ):
+                out[r] = True
+        return out
+
+    def add(self, rows: np.ndarray) -> None:
+        """Accept the texts in `rows`: their n-grams join the seen set."""
+        pos, _ = self._positions(np.unique(np.asarray(rows, dtype=np.int64)))
+        u = self.inverse[pos]
+        new = self.first[u] < 0
+        self.first[u[new]] = pos[new]
+
+
 def cross_source_overlaps(
     texts: Sequence[str], group: np.ndarray, excluded: np.ndarray, n: int = 8,
-    *, index: NgramIndex | None = None,
+    *, index: NgramIndex | None = None, short_questions: str = "whole",
 ) -> np.ndarray:
     """Mark texts sharing an n-gram with an accepted text of an earlier group (s1's "seen" set).
 
@@ -163,57 +223,30 @@ def cross_source_overlaps(
     already dropped (e.g. contaminated) whose n-grams never join the seen set.
     Returns a boolean mask of texts to drop.
     """
-    index = index if index is not None else build_ngram_index(texts, n)
+    index = index if index is not None else build_ngram_index(texts, n, short_questions)
     dropped = np.zeros(len(texts), dtype=bool)
-    if len(index.keys) == 0:
-        return dropped
-    uniq, inverse = np.unique(index.keys, return_inverse=True)
-    big = np.iinfo(np.int64).max
-    first_group = np.full(len(uniq), big, dtype=np.int64)
-    first_owner = np.full(len(uniq), -1, dtype=np.int64)
-    occ_group = group[index.owner]
+    seen = _SeenNgrams(index, n)
+    group = np.asarray(group)
     for g in np.unique(group):
-        sel = np.flatnonzero(occ_group == g)
-        if len(sel) == 0:
-            continue
-        u = inverse[sel]
-        candidate = first_group[u] < g
-        for i in sel[candidate]:
-            q = int(index.owner[i])
-            if dropped[q] or excluded[q]:
-                continue
-            # confirm on the words: the earlier accepted text holding this key
-            other = int(first_owner[inverse[i]])
-            if _ngram_at(index, i, n) in _text_ngrams(index, other, n):
-                dropped[q] = True
-        accepted = ~(dropped[index.owner[sel]] | excluded[index.owner[sel]])
-        acc = sel[accepted]
-        u_acc = inverse[acc]
-        newer = first_group[u_acc] == big
-        first_group[u_acc[newer]] = g
-        first_owner[u_acc[newer]] = index.owner[acc[newer]]
+        rows = np.flatnonzero(group == g)
+        dropped[rows] = seen.overlapping(rows) & ~excluded[rows]
+        seen.add(rows[~(dropped[rows] | excluded[rows])])
     return dropped
 
 
-def _text_ngrams(index: NgramIndex, q: int, n: int) -> set[tuple[str, ...]]:
-    w = index.words[q]
-    if 0 < len(w) < n:
-        return {tuple(w)}
-    return {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
-
-
-def reference_contaminated(pool_texts: Sequence[str], eval_texts: Sequence[str], n: int = 8) -> set[int]:
+def reference_contaminated(pool_texts: Sequence[str], eval_texts: Sequence[str], n: int = 8,
+                           short_questions: str = "whole") -> set[int]:
     """s1's scheme written plainly: a dict from every n-gram string to the ids holding it, then intersect.
 
     Kept as the yardstick the fast path is tested and benchmarked against.
     """
     pool_grams: dict[str, set[int]] = {}
     for i, text in enumerate(pool_texts):
-        for gram in ngram_strings(text, n):
+        for gram in ngram_strings(text, n, short_questions):
             pool_grams.setdefault(gram, set()).add(i)
     eval_grams: dict[str, set[int]] = {}
     for j, text in enumerate(eval_texts):
-        for gram in ngram_strings(text, n):
+        for gram in ngram_strings(text, n, short_questions):
             eval_grams.setdefault(gram, set()).add(j)
     hits: set[int] = set()
     for gram in pool_grams.keys() & eval_grams.keys():
@@ -221,73 +254,213 @@ def reference_contaminated(pool_texts: Sequence[str], eval_texts: Sequence[str],
     return hits
 
 
+SHUFFLE_SAMPLING = ("balanced", "s1")
+
+
+@dataclass(frozen=True)
+class PoolSource:
+    """One normalised source as the pool stage sees it.
+
+    ``select`` (optional) returns the positions to keep of the source's decontaminated,
+    shuffled table (XWord: the first 1000; SciEval: 250 balanced over task and topic); a
+    position may repeat (s1's SciEval walk can take a row twice; the exact-duplicate pass
+    keeps one). ``decontaminate`` false appends the rows as they are: no eval-set or
+    cross-source check, no shuffle, and they do not join the "seen" set (s1's
+    ``add_aime.py``); only the final exact-duplicate pass still applies.
+    """
+
+    name: str
+    table: pd.DataFrame
+    select: Callable[[pd.DataFrame], np.ndarray] | None = None
+    decontaminate: bool = True
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """The ``decontamination`` config section.
+
+    ``short_questions``: "whole" (a question under ``ngram`` words is one n-gram) or "skip"
+    (s1: no n-gram, never matched). ``exact_dedup``: "normalised" (compare after lower-casing
+    and whitespace normalisation) or "raw" (s1: the question strings as they are).
+    ``shuffle_sources``: shuffle every decontaminated source (s1) rather than only sampled
+    ones. ``shuffle_seed``: the seed of ``datasets.Dataset.shuffle`` (s1: 42).
+    ``sampling``: how a sampled preset picks from its shuffled survivors, "balanced" (SciEval:
+    round-robin over task and topic) or "s1" (SciEval: s1's quota walk); see
+    :mod:`s1flow.sources.presets`.
+    """
+
+    ngram: int = 8
+    cross_source: bool = True
+    short_questions: str = "whole"
+    exact_dedup: str = "normalised"
+    shuffle_sources: bool = False
+    shuffle_seed: int = 42
+    sampling: str = "balanced"
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | None) -> PoolSettings:
+        """Settings from the ``decontamination`` mapping; ConfigError naming a bad key or value."""
+        cfg = dict(cfg or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(cfg) - known)
+        if unknown:
+            raise ConfigError(f"config decontamination: unknown key(s) {unknown}; known: {sorted(known)}")
+        out = cls(**cfg)
+        checks = (
+            ("ngram", isinstance(out.ngram, int) and not isinstance(out.ngram, bool) and out.ngram >= 1,
+             "an integer >= 1"),
+            ("cross_source", isinstance(out.cross_source, bool), "true or false"),
+            ("short_questions", out.short_questions in SHORT_QUESTIONS, f"one of {list(SHORT_QUESTIONS)}"),
+            ("exact_dedup", out.exact_dedup in EXACT_DEDUP, f"one of {list(EXACT_DEDUP)}"),
+            ("shuffle_sources", isinstance(out.shuffle_sources, bool), "true or false"),
+            ("shuffle_seed", isinstance(out.shuffle_seed, int) and not isinstance(out.shuffle_seed, bool)
+             and out.shuffle_seed >= 0, "an integer >= 0"),
+            ("sampling", out.sampling in SHUFFLE_SAMPLING, f"one of {list(SHUFFLE_SAMPLING)}"),
+        )
+        for key, ok, want in checks:
+            if not ok:
+                raise ConfigError(f"config decontamination.{key}: expected {want}, got {getattr(out, key)!r}")
+        return out
+
+
+def hf_shuffle_permutation(n_rows: int, seed: int) -> np.ndarray:
+    """The row order of ``datasets.Dataset.shuffle(seed=seed)`` on `n_rows` rows.
+
+    ``Dataset.shuffle`` draws ``np.random.default_rng(seed).permutation(n_rows)``; a test
+    checks this against ``datasets`` itself.
+    """
+    return np.random.default_rng(seed).permutation(n_rows)
+
+
+def s1_survivor_order(n_rows: int, kept: np.ndarray) -> np.ndarray:
+    """The positions `kept` (of `n_rows`) in the order s1's code holds a decontaminated source.
+
+    s1 keeps ``ds.select(list(set(range(n_rows)) - contaminated_ids))``. CPython iterates
+    that set of ints in ascending order only while its hash table is at least ``n_rows``
+    slots, which fails when many rows were dropped; the same expression reproduces the order.
+    """
+    kept = np.asarray(kept, dtype=np.int64)
+    if len(kept) == n_rows:
+        return kept
+    dropped = set(range(n_rows)) - set(kept.tolist())
+    return np.fromiter(set(range(n_rows)) - dropped, dtype=np.int64, count=len(kept))
+
+
+def _as_pool_source(item: PoolSource | tuple[str, pd.DataFrame]) -> PoolSource:
+    return item if isinstance(item, PoolSource) else PoolSource(item[0], item[1])
+
+
 def build_pool(
-    sources: Sequence[tuple[str, pd.DataFrame]],
+    sources: Sequence[PoolSource | tuple[str, pd.DataFrame]],
     eval_sets: Mapping[str, Sequence[str]],
     *,
     ngram: int = 8,
     cross_source: bool = True,
+    settings: PoolSettings | None = None,
 ) -> tuple[pd.DataFrame, dict]:
-    """Concatenate normalised sources in order, decontaminate, deduplicate; return (pool, report).
+    """Build the pool as s1's ``collect_data.py`` does; return (pool, report).
 
-    The report counts, per source, the questions read and those removed for sharing an
-    n-gram with an eval set, with an earlier source, or for being an exact duplicate,
-    and lists the removed qhashes by reason.
+    Sources are processed in order. Each one is decontaminated first: a question sharing
+    an n-gram with an eval question, or (``cross_source``) with an accepted question of an
+    earlier source, is dropped. The survivors are then shuffled (``datasets`` order, in s1's
+    survivor order, when the source is sampled or ``shuffle_sources`` is set) and the
+    source's ``select`` keeps its sample; the accepted questions join the "seen" set.
+    Sources with ``decontaminate`` false are appended as they are. Finally exact-duplicate
+    questions are dropped (first occurrence kept). `settings`, when given, replaces `ngram`
+    and `cross_source`.
+
+    The report counts, per source, the questions read, those removed for sharing an n-gram
+    with an eval set or an earlier source, those not sampled, and exact duplicates, and
+    lists the removed qhashes by reason (not the unsampled ones: counts only).
     """
-    names = [name for name, _ in sources]
+    cfg = settings or PoolSettings(ngram=ngram, cross_source=cross_source)
+    n, short = cfg.ngram, cfg.short_questions
+    items = [_as_pool_source(s) for s in sources]
+    names = [s.name for s in items]
     if len(set(names)) != len(names):
         raise ValueError(f"source names must be unique, got {names}")
-    frames = [df.assign(_source_name=name) for name, df in sources]
-    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=POOL_COLUMNS)
-    texts = combined["question"].tolist()
-    group = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
-    log.info("decontaminating %d questions against %d eval sets", len(texts), len(eval_sets))
-    index = build_ngram_index(texts, ngram)
-    hits = contaminated(texts, eval_sets, ngram, index=index)
+    tables = [s.table.reset_index(drop=True) for s in items]
+    sizes = [len(t) for t in tables]
+    offsets = np.zeros(len(tables) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    texts: list[str] = [q for t in tables for q in t["question"].tolist()]
+    checked = np.repeat(np.array([s.decontaminate for s in items], dtype=bool), sizes)
+    log.info("decontaminating %d questions of %d sources against %d eval sets", len(texts), len(items),
+             len(eval_sets))
+    index = build_ngram_index(texts, n, short)
+    hits = {q: s for q, s in contaminated(texts, eval_sets, n, index=index, short_questions=short).items()
+            if checked[q]}
     excluded = np.zeros(len(texts), dtype=bool)
     excluded[list(hits)] = True
-    cross = np.zeros(len(texts), bool)
-    if cross_source and len(frames) > 1:
-        cross = cross_source_overlaps(texts, group, excluded, ngram, index=index)
-    alive = ~(excluded | cross)
-    exact_dup = np.zeros(len(texts), dtype=bool)
-    alive_idx = np.flatnonzero(alive)
-    normalised = pd.Series([" ".join(normalise_words(texts[i])) for i in alive_idx], dtype=object)
-    dup_of_alive = normalised.duplicated(keep="first").to_numpy()
-    exact_dup[alive_idx[dup_of_alive]] = True
-    keep = alive & ~exact_dup
-    combined = with_qhash(combined.drop(columns="_source_name")).assign(_source_name=combined["_source_name"])
-    report: dict = {
-        "ngram": ngram,
-        "cross_source": cross_source,
-        "eval_sets": {name: len(qs) for name, qs in eval_sets.items()},
-        "totals": {
-            "input": len(texts),
-            "eval_overlap": int(excluded.sum()),
-            "cross_source_overlap": int(cross.sum()),
-            "exact_duplicate": int(exact_dup.sum()),
-            "kept": int(keep.sum()),
-        },
-        "sources": {},
-    }
-    qh = combined["qhash"].to_numpy()
-    for g, name in enumerate(names):
-        m = group == g
-        matched: dict[str, int] = {}
+    cross = np.zeros(len(texts), dtype=bool)
+    not_sampled = np.zeros(len(texts), dtype=bool)
+    seen = _SeenNgrams(index, n) if cfg.cross_source else None
+    parts: list[np.ndarray] = []
+    for g, item in enumerate(items):
+        lo = int(offsets[g])
+        rows = np.arange(lo, int(offsets[g + 1]), dtype=np.int64)
+        if not item.decontaminate:
+            parts.append(rows)
+            continue
+        if seen is not None:
+            cross[rows] = seen.overlapping(rows) & ~excluded[rows]
+        alive = rows[~(excluded[rows] | cross[rows])]
+        kept = alive
+        if item.select is not None or cfg.shuffle_sources:
+            order = s1_survivor_order(len(rows), alive - lo)
+            kept = lo + order[hf_shuffle_permutation(len(order), cfg.shuffle_seed)]
+        if item.select is not None:
+            chosen = np.asarray(item.select(tables[g].iloc[kept - lo].reset_index(drop=True)), dtype=np.int64)
+            kept = kept[chosen]
+        not_sampled[np.setdiff1d(alive, kept)] = True
+        if seen is not None:
+            seen.add(kept)
+        parts.append(kept)
+    order = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    if cfg.exact_dedup == "raw":
+        keys = pd.Series([texts[i] for i in order], dtype=object)
+    else:
+        keys = pd.Series([" ".join(normalise_words(texts[i])) for i in order], dtype=object)
+    dup = keys.duplicated(keep="first").to_numpy()
+    group_of = np.repeat(np.arange(len(items)), sizes)
+    kept_rows, dup_rows = order[~dup], order[dup]
+
+    def hashes(mask_rows: np.ndarray) -> list[str]:
+        return sorted(question_hash(texts[i]) for i in mask_rows)
+
+    per_source: dict[str, dict] = {}
+    for g, item in enumerate(items):
+        m = group_of == g
+        by_set: dict[str, int] = {}
         for q in np.flatnonzero(m & excluded):
-            matched[hits[int(q)]] = matched.get(hits[int(q)], 0) + 1
-        report["sources"][name] = {
-            "input": int(m.sum()),
+            by_set[hits[int(q)]] = by_set.get(hits[int(q)], 0) + 1
+        g_dup = dup_rows[group_of[dup_rows] == g]
+        per_source[item.name] = {
+            "input": sizes[g],
+            "decontaminated": item.decontaminate,
             "eval_overlap": int((m & excluded).sum()),
-            "eval_overlap_by_set": matched,
+            "eval_overlap_by_set": by_set,
             "cross_source_overlap": int((m & cross).sum()),
-            "exact_duplicate": int((m & exact_dup).sum()),
-            "kept": int((m & keep).sum()),
+            "not_sampled": int((m & not_sampled).sum()),
+            "exact_duplicate": len(g_dup),
+            "kept": int((group_of[kept_rows] == g).sum()),
             "removed": {
-                "eval_overlap": sorted(qh[m & excluded].tolist()),
-                "cross_source_overlap": sorted(qh[m & cross].tolist()),
-                "exact_duplicate": sorted(qh[m & exact_dup].tolist()),
+                "eval_overlap": hashes(np.flatnonzero(m & excluded)),
+                "cross_source_overlap": hashes(np.flatnonzero(m & cross)),
+                "exact_duplicate": hashes(g_dup),
             },
         }
-    pool = combined.loc[keep, POOL_COLUMNS].reset_index(drop=True)
+    totals = {key: sum(r[key] for r in per_source.values())
+              for key in ("input", "eval_overlap", "cross_source_overlap", "not_sampled", "exact_duplicate", "kept")}
+    report: dict = {
+        "ngram": n,
+        "cross_source": cfg.cross_source,
+        "settings": asdict(cfg),
+        "eval_sets": {name: len(qs) for name, qs in eval_sets.items()},
+        "totals": totals,
+        "sources": per_source,
+    }
+    combined = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=POOL_COLUMNS[1:])
+    pool = with_qhash(combined.iloc[kept_rows].reset_index(drop=True)) if len(texts) else pd.DataFrame(
+        columns=POOL_COLUMNS)
     return pool, report

@@ -48,13 +48,17 @@ def normalise_eval_set(df: pd.DataFrame, *, where: str, question_field: str | No
 
 
 def load_hub_eval_set(dataset: str, config: str | None, split: str, *, question_field: str | None = None,
-                      answer_field: str | None = None, load_dataset: Callable[..., Any] | None = None
-                      ) -> pd.DataFrame:
-    """Load an eval set from the Hugging Face hub (e.g. simplescaling/aime24_nofigures)."""
+                      answer_field: str | None = None, load_dataset: Callable[..., Any] | None = None,
+                      data_files: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """Load an eval set from the Hugging Face hub (e.g. simplescaling/aime24_nofigures).
+
+    `data_files` loads only those files of the dataset (their split is ``train``).
+    """
     if load_dataset is None:
         import datasets
 
         load_dataset = datasets.load_dataset
-    raw = load_dataset(dataset, config, split=split).to_pandas()
+    extra = {"data_files": data_files if isinstance(data_files, str) else list(data_files)} if data_files else {}
+    raw = load_dataset(dataset, config, split=split, **extra).to_pandas()
     return normalise_eval_set(raw, where=f"hub:{dataset}", question_field=question_field,
                               answer_field=answer_field)

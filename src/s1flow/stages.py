@@ -16,14 +16,14 @@ from typing import Any
 
 import pandas as pd
 
-from s1flow.decontaminate import build_pool
+from s1flow.decontaminate import PoolSettings, build_pool
 from s1flow.errors import ConfigError, InputFileError
 from s1flow.evalsets import load_hub_eval_set, normalise_eval_set
 from s1flow.features import build_features, validate_features
 from s1flow.io import read_table, require_string_column, write_json, write_parquet, write_table
 from s1flow.pool import NORMALISED_COLUMNS, question_hash, validate_normalised, validate_pool
 from s1flow.select import BenchmarkSources, SelectionSettings, funnel, select_subset
-from s1flow.sources import load_source
+from s1flow.sources import load_source, pool_source
 from s1flow.synthetic import generate_eval_sets, generate_pool
 from s1flow.tokenizer import load_tokenizer, train_bpe_tokenizer
 
@@ -73,7 +73,7 @@ def run_eval_set(spec: Mapping[str, Any], out: PathLike, *, synthetic_file: Path
         if not spec.get("dataset"):
             raise ConfigError(f"config eval_sets[{name}]: 'dataset' is required for kind 'hub'")
         df = load_hub_eval_set(spec["dataset"], spec.get("config"), spec.get("split", "test"),
-                               question_field=qf, answer_field=af)
+                               question_field=qf, answer_field=af, data_files=spec.get("data_files"))
     else:
         raise ConfigError(f"config eval_sets[{name}]: unknown kind {kind!r}")
     write_parquet(df, out)
@@ -96,11 +96,21 @@ def read_questions(path: PathLike, field: str = "question") -> list[str]:
 
 
 def run_build_pool(sources: Sequence[tuple[str, PathLike]], eval_sets: Sequence[tuple[str, PathLike]],
-                   out_pool: PathLike, out_report: PathLike, *, ngram: int = 8, cross_source: bool = True) -> None:
-    """Concatenate normalised sources, decontaminate against eval sets, deduplicate, write pool + report."""
-    frames = [(name, read_normalised(path)) for name, path in sources]
+                   out_pool: PathLike, out_report: PathLike, *, ngram: int = 8, cross_source: bool = True,
+                   specs: Mapping[str, Mapping[str, Any]] | None = None,
+                   decontamination: Mapping[str, Any] | None = None) -> None:
+    """Decontaminate each normalised source in order, sample, deduplicate; write pool + report.
+
+    `specs` maps a source name to its config entry (preset sampling, ``decontaminate``);
+    `decontamination` is the config section (it replaces `ngram` and `cross_source`).
+    """
+    specs = specs or {}
+    settings = PoolSettings.from_config(decontamination if decontamination is not None
+                                        else {"ngram": ngram, "cross_source": cross_source})
+    items = [pool_source(specs.get(name, {"name": name}), read_normalised(path), sampling=settings.sampling)
+             for name, path in sources]
     evals = {name: read_questions(path) for name, path in eval_sets}
-    pool, report = build_pool(frames, evals, ngram=ngram, cross_source=cross_source)
+    pool, report = build_pool(items, evals, settings=settings)
     if len(pool) == 0:
         raise InputFileError(f"{out_pool}: no question survived deduplication/decontamination; see the report")
     write_json(report, out_report)

@@ -9,8 +9,9 @@ validate(config, schema="../../config/schema.yaml")
 SYNTHETIC_EVAL_SETS = ["synth_arith", "synth_mixed", "synth_mc", "synth_steps"]
 SOURCES = {s["name"]: s for s in config["sources"]}
 EVAL_SETS = {e["name"]: e for e in config.get("eval_sets", [])}
-# the eval sets models are swept on; the pool is decontaminated against every one of EVAL_SETS
+# the eval sets models are swept on, and those the pool is decontaminated against
 SWEPT_EVAL_SETS = [name for name, e in EVAL_SETS.items() if e.get("evaluate", True)]
+POOL_EVAL_SETS = [name for name, e in EVAL_SETS.items() if e.get("decontaminate", True)]
 SUBSETS = list(dict.fromkeys(config["selection"]["subsets"]))
 if len(SOURCES) != len(config["sources"]):
     raise ValueError("config key 'sources': source names must be unique")
@@ -196,7 +197,7 @@ def pool_source_files(wildcards):
 
 
 def pool_evalset_files(wildcards):
-    return [f"results/evalsets/{name}.parquet" for name in EVAL_SETS]
+    return [f"results/evalsets/{name}.parquet" for name in POOL_EVAL_SETS]
 
 
 def teacher_label_files(wildcards=None):

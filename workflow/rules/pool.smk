@@ -42,7 +42,7 @@ rule build_pool:
         ),
     params:
         source_names=list(SOURCES),
-        eval_names=list(EVAL_SETS),
+        eval_names=POOL_EVAL_SETS,
         source_specs=[SOURCES[name] for name in SOURCES],
         decontamination=config["decontamination"],
     log:

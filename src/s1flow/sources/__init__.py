@@ -11,6 +11,10 @@ label used in reports) and ``kind``:
 - ``synthetic``: the questions made by the embedded generator (:mod:`s1flow.synthetic`).
 
 Every loader returns the normalised columns of :data:`s1flow.pool.NORMALISED_COLUMNS`.
+
+:func:`pool_source` tells the pool stage how to treat a loaded source: the preset's sampling
+(applied after decontamination) and ``decontaminate`` (false: appended as is, as s1 added
+AIME_1983_2024).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from s1flow.decontaminate import PoolSource
 from s1flow.errors import ConfigError
 from s1flow.io import read_table
 from s1flow.pool import NORMALISED_COLUMNS, normalise_records, validate_normalised
@@ -104,3 +109,18 @@ def load_source(
     out = out.reset_index(drop=True)
     validate_normalised(out, where)
     return out
+
+
+def pool_source(spec: Mapping[str, Any], table: pd.DataFrame, *, sampling: str = "balanced") -> PoolSource:
+    """The pool stage's view of a loaded source: its preset's pick and the ``decontaminate`` flag.
+
+    `sampling` is ``decontamination.sampling`` ("balanced" or "s1", see
+    :meth:`s1flow.sources.presets.Preset.selection`).
+    """
+    name = str(spec.get("name", "?"))
+    where = f"config sources[{name}]"
+    flag = spec.get("decontaminate", True)
+    if not isinstance(flag, bool):
+        raise ConfigError(f"{where}.decontaminate: expected true or false, got {flag!r}")
+    select = presets.get_preset(spec["preset"], where).selection(sampling) if spec.get("preset") else None
+    return PoolSource(name, table, select=select, decontaminate=flag)

@@ -31,10 +31,18 @@ the hub versions:
 - ``livecodebench``: ``_subset`` column, or a release tag / hub file name (``test2.jsonl``)
   in the file name.
 
-Sampled sources (NuminaMath's non-aops rows, SciEval, xword) draw with
-``numpy.random.default_rng(seed)``: the same seed gives the same rows. The sample sizes are
-module constants (:data:`NUMINAMATH_SAMPLE_SIZE`, :data:`SCIEVAL_SAMPLE_SIZE`,
-:data:`XWORD_SAMPLE_SIZE`), read at call time.
+Sampling follows s1's ``collect_data.py``: ``normalise`` keeps every row of XWord and SciEval,
+and the pool stage samples them **after** decontamination with the preset's ``select``, on the
+rows in ``datasets.Dataset.shuffle(seed=42)`` order (XWord: the first
+:data:`XWORD_SAMPLE_SIZE`; SciEval: :data:`SCIEVAL_SAMPLE_SIZE` balanced over task and topic,
+by s1flow's round-robin, or with ``decontamination.sampling: s1`` by s1's own quota walk,
+``select_s1``). s1's code also kept a hand-written list of earlier-selected questions
+(``TMP_QUESTIONS_TO_KEEP``) in NuminaMath and SciEval; s1flow does not reproduce that list.
+NuminaMath keeps every ``aops_forum`` row plus the non-aops rows whose problem is one of the
+fixed questions of ``simplescaling/numinamath_500`` (fetched with the source, marked
+``_subset == "numinamath_500"``); a local copy without those marked rows falls back to a
+``numpy.random.default_rng(seed)`` sample of :data:`NUMINAMATH_SAMPLE_SIZE` other rows. The
+sizes are module constants, read at call time.
 """
 
 from __future__ import annotations
@@ -57,6 +65,7 @@ from s1flow.pool import normalise_records
 LoadDataset = Callable[..., Any]
 FetchFn = Callable[[LoadDataset], pd.DataFrame]
 NormaliseFn = Callable[..., pd.DataFrame]
+SelectFn = Callable[[pd.DataFrame], np.ndarray]
 
 SUBSET = "_subset"
 FIELDS_ATTR = "s1flow_subset_fields"
@@ -75,7 +84,9 @@ class Preset:
     """One s1 source: its hub id, main cot_type, and how to fetch and normalise it.
 
     ``cot_type`` is the type of most rows; presets whose rows differ (OlympicArena, SciEval,
-    JEEBench, AGIEval) set it per row in ``normalise`` as s1 did.
+    JEEBench, AGIEval) set it per row in ``normalise`` as s1 did. ``select`` (sampled presets
+    only) returns the positions to keep of the decontaminated, shuffled normalised table;
+    ``select_s1``, where s1's own pick differs, is used with ``decontamination.sampling: s1``.
     """
 
     name: str
@@ -84,6 +95,14 @@ class Preset:
     description: str
     fetch: FetchFn
     normalise: NormaliseFn
+    select: SelectFn | None = None
+    select_s1: SelectFn | None = None
+
+    def selection(self, sampling: str = "balanced") -> SelectFn | None:
+        """The pick applied after decontamination: ``select``, or ``select_s1`` for sampling "s1"."""
+        if sampling == "s1" and self.select_s1 is not None:
+            return self.select_s1
+        return self.select
 
 
 # --------------------------------------------------------------------------- helpers
@@ -377,15 +396,42 @@ def _normalise_theoremqa(raw: pd.DataFrame, *, where: str, seed: int = 0) -> pd.
 # --------------------------------------------------------------------------- NuminaMath
 
 
+NUMINAMATH_FIXED = "numinamath_500"
+NUMINAMATH_MAIN = "NuminaMath-CoT"
+
+
+def _fetch_numinamath(load_dataset: LoadDataset) -> pd.DataFrame:
+    """NuminaMath-CoT train plus the fixed question list ``simplescaling/numinamath_500`` (train)."""
+    return _concat(
+        [
+            (NUMINAMATH_MAIN, _load(load_dataset, "AI-MO/NuminaMath-CoT", split="train")),
+            (NUMINAMATH_FIXED, _load(load_dataset, "simplescaling/numinamath_500", split="train")),
+        ]
+    )
+
+
 def _normalise_numinamath(raw: pd.DataFrame, *, where: str, seed: int = 0) -> pd.DataFrame:
-    """All aops_forum rows plus a seeded sample of NUMINAMATH_SAMPLE_SIZE of the other rows."""
-    require_columns(raw, ["problem", "solution", "source"], where)
+    """The non-aops rows whose problem is in numinamath_500, then every aops_forum row (s1's order).
+
+    Rows with ``_subset == "numinamath_500"`` only define the fixed list. Without such rows,
+    a seeded sample of NUMINAMATH_SAMPLE_SIZE non-aops rows replaces the list.
+    """
+    require_columns(raw, ["problem"], where)
     df = raw.reset_index(drop=True)
+    fixed: set[str] | None = None
+    if SUBSET in df.columns:
+        marked = (df[SUBSET] == NUMINAMATH_FIXED).to_numpy()
+        if marked.any():
+            fixed = set(df.loc[marked, "problem"].tolist())
+        df = _keep(df, ~marked)
+    require_columns(df, ["problem", "solution", "source"], where)
     is_aops = (df["source"] == "aops_forum").to_numpy()
     rest = np.flatnonzero(~is_aops)
-    keep = is_aops.copy()
-    keep[rest[_sample_positions(len(rest), NUMINAMATH_SAMPLE_SIZE, seed)]] = True
-    df = _keep(df, keep)
+    if fixed is not None:
+        chosen = rest[[p in fixed for p in df["problem"].iloc[rest]]] if len(rest) else rest
+    else:
+        chosen = rest[_sample_positions(len(rest), NUMINAMATH_SAMPLE_SIZE, seed)]
+    df = df.iloc[np.concatenate([chosen, np.flatnonzero(is_aops)])].reset_index(drop=True)
     return _emit(
         df,
         where=where,
@@ -450,19 +496,74 @@ def _round_robin(queues: Sequence[Sequence[int]]) -> list[int]:
     return out
 
 
-def _balanced_sample(tasks: Sequence[str], topics: Sequence[str], size: int, seed: int) -> list[int]:
-    """Positions of `size` rows spread evenly over tasks and, within a task, over topics."""
+def _balanced_positions(tasks: Sequence[str], topics: Sequence[str], size: int) -> list[int]:
+    """Positions of `size` rows spread evenly over tasks and, within a task, over topics.
+
+    Rows are taken in the given order within each (task, topic); the result is sorted, so
+    the chosen rows keep that order.
+    """
     groups: dict[str, dict[str, list[int]]] = {}
-    for pos in _rng(seed).permutation(len(tasks)):
-        groups.setdefault(tasks[pos], {}).setdefault(topics[pos], []).append(int(pos))
+    for pos in range(len(tasks)):
+        groups.setdefault(tasks[pos], {}).setdefault(topics[pos], []).append(pos)
     per_task = [
         _round_robin([by_topic[t] for t in sorted(by_topic)]) for _, by_topic in sorted(groups.items())
     ]
     return sorted(_round_robin(per_task)[:size])
 
 
+def _select_scieval(df: pd.DataFrame) -> np.ndarray:
+    """SCIEVAL_SAMPLE_SIZE normalised rows balanced over the task_name and topic in their metadata."""
+    meta = [json.loads(m) for m in df["metadata"]]
+    tasks = [str(m.get("task_name")) for m in meta]
+    topics = ["" if _is_null(m.get("topic")) else str(m.get("topic")) for m in meta]
+    return np.asarray(_balanced_positions(tasks, topics, SCIEVAL_SAMPLE_SIZE), dtype=np.int64)
+
+
+def _scieval_key(value: Any) -> Any:
+    return value if value is None or isinstance(value, str) else json.dumps(value)
+
+
+def _select_scieval_s1(df: pd.DataFrame) -> np.ndarray:
+    """s1's ``select_examples_scieval`` on the shuffled rows (its hand-kept questions aside).
+
+    Each task name gets a quota of ceil(SCIEVAL_SAMPLE_SIZE / #tasks) and each topic value
+    (null included) one of ceil(SocraticQA's quota / #topics). Walking the rows in order, a
+    row is picked while its topic has quota left (which also spends SocraticQA's quota) and
+    picked again while its task has quota left, so a row can appear twice (the final
+    exact-duplicate pass keeps one); the walk stops once exactly SCIEVAL_SAMPLE_SIZE picks
+    are made (it can step over that count and then run to the end).
+    """
+    size = SCIEVAL_SAMPLE_SIZE
+    meta = [json.loads(m) for m in df["metadata"]]
+    tasks = [_scieval_key(m.get("task_name")) for m in meta]
+    topics = [_scieval_key(m.get("topic")) for m in meta]
+    if not tasks:
+        return np.zeros(0, dtype=np.int64)
+    per_task = dict.fromkeys(set(tasks), math.ceil(size / len(set(tasks))))
+    socratic = per_task.get("SocraticQA", 0)
+    per_topic = dict.fromkeys(set(topics), math.ceil(socratic / len(set(topics))))
+    picked: list[int] = []
+    for pos, (task, topic) in enumerate(zip(tasks, topics, strict=True)):
+        if per_topic[topic] > 0:
+            picked.append(pos)
+            per_topic[topic] -= 1
+            if "SocraticQA" in per_task:
+                per_task["SocraticQA"] -= 1
+        if per_task[task] > 0:
+            picked.append(pos)
+            per_task[task] -= 1
+        if len(picked) == size:
+            break
+    return np.asarray(picked, dtype=np.int64)
+
+
+def _select_xword(df: pd.DataFrame) -> np.ndarray:
+    """The first XWORD_SAMPLE_SIZE rows (of the shuffled, decontaminated table)."""
+    return np.arange(min(len(df), XWORD_SAMPLE_SIZE), dtype=np.int64)
+
+
 def _normalise_scieval(raw: pd.DataFrame, *, where: str, seed: int = 0) -> pd.DataFrame:
-    """Rows with an answer; SCIEVAL_SAMPLE_SIZE drawn evenly over task_name and topic (seeded).
+    """Every row with an answer (the pool stage samples them with :func:`_select_scieval`).
 
     The question loses its trailing "Answer:" prompt and the reagent-selection prompts become
     questions, as in s1; solution = the first answer.
@@ -471,9 +572,6 @@ def _normalise_scieval(raw: pd.DataFrame, *, where: str, seed: int = 0) -> pd.Da
     require_string_column(raw, "question", where)
     df = raw.reset_index(drop=True)
     df = _keep(df, [not _is_null(_first(a)) for a in df["answer"]])
-    tasks = [str(t) for t in df["task_name"]]
-    topics = ["" if _is_null(t) else str(t) for t in _column_or_none(df, "topic")]
-    df = df.iloc[_balanced_sample(tasks, topics, SCIEVAL_SAMPLE_SIZE, seed)].reset_index(drop=True)
     tasks = [str(t) for t in df["task_name"]]
     return _emit(
         df,
@@ -765,11 +863,10 @@ def _normalise_gpqa_extended(raw: pd.DataFrame, *, where: str, seed: int = 0) ->
 
 
 def _normalise_xword(raw: pd.DataFrame, *, where: str, seed: int = 0) -> pd.DataFrame:
-    """A seeded sample of XWORD_SAMPLE_SIZE clues: question = instruction + "\\n\\n" + the clue text."""
+    """Every clue: question = instruction + "\\n\\n" + the clue text (the pool stage samples them)."""
     require_columns(raw, ["input", "output"], where)
     require_string_column(raw, "input", where)
     df = raw.reset_index(drop=True)
-    df = df.iloc[_sample_positions(len(df), XWORD_SAMPLE_SIZE, seed)].reset_index(drop=True)
     clues = [text.split("### Clue: ")[1] if "### Clue: " in text else text for text in df["input"]]
     return _emit(
         df,
@@ -882,8 +979,8 @@ PRESETS: dict[str, Preset] = {
             "numinamath",
             "AI-MO/NuminaMath-CoT",
             "math",
-            "NuminaMath-CoT train: all aops_forum + a seeded 500-row sample of the rest",
-            _single("AI-MO/NuminaMath-CoT", "train"),
+            "NuminaMath-CoT train: all aops_forum + the 500 fixed questions of simplescaling/numinamath_500",
+            _fetch_numinamath,
             _normalise_numinamath,
         ),
         Preset(
@@ -898,9 +995,12 @@ PRESETS: dict[str, Preset] = {
             "scieval",
             "OpenDFM/SciEval",
             "science",
-            "SciEval test+validation: 250 rows with an answer, balanced over task and topic (seeded)",
+            "SciEval test+validation: 250 rows with an answer, balanced over task and topic, "
+            "sampled after decontamination",
             _fetch_scieval,
             _normalise_scieval,
+            _select_scieval,
+            _select_scieval_s1,
         ),
         Preset(
             "olympiadbench",
@@ -946,9 +1046,10 @@ PRESETS: dict[str, Preset] = {
             "xword",
             "0xharib/xword1",
             "crossword",
-            "1000 seeded crossword clues with s1's instruction prefix",
+            "crossword clues with s1's instruction prefix; the first 1000 after decontamination and shuffle",
             _single("0xharib/xword1", "train"),
             _normalise_xword,
+            _select_xword,
         ),
         Preset(
             "usacobench",
