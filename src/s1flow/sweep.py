@@ -252,8 +252,10 @@ def _resolve_auto(forcer: BudgetForcer, items: Sequence[Item], plan: SweepPlan) 
     def fix(s: Setting) -> Setting:
         if s.cap != "auto":
             return s
-        # as s1's harness: the longest prompt of the task, a conditional one with its sentence
-        return replace(s, cap=forcer.resolve_cap("auto", forcer.conditioned(items, s)), label=s.name)
+        # compat s1: the longest prompt of the task as asked, a conditional one with its sentence (s1's
+        # harness); s1flow: the longest plain prompt, so every setting of a sweep shares one auto cap
+        asked = forcer.conditioned(items, s) if forcer.compat == "s1" else items
+        return replace(s, cap=forcer.resolve_cap("auto", asked), label=s.name)
 
     def fix_cap(c: int | str) -> int | str:
         return forcer.resolve_cap("auto", items) if c == "auto" else c
