@@ -21,6 +21,13 @@ def shared_data_dir() -> Path | None:
     return None
 
 
+def vllm_python() -> Path | None:
+    """The vLLM venv's python ($S1FLOW_VLLM_PYTHON or .venv-vllm/bin/python, made by scripts/setup_vllm_cpu.sh)."""
+    env = os.environ.get("S1FLOW_VLLM_PYTHON")
+    p = Path(env) if env else REPO / ".venv-vllm" / "bin" / "python"
+    return p if p.is_file() else None
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The public test data directory; the test is skipped when it is absent."""

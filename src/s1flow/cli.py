@@ -15,7 +15,7 @@ from s1flow.grading import GRADED_TEXTS
 from s1flow.logs import setup_logging
 from s1flow.select import SUBSETS, BenchmarkSources, SelectionSettings
 from s1flow.sources.presets import PRESETS
-from s1flow.sweep import DTYPES
+from s1flow.sweep import DTYPES, parse_caps
 
 log = logging.getLogger("s1flow")
 
@@ -49,20 +49,29 @@ def _cmd_features(args: argparse.Namespace) -> None:
     print(f"features -> {args.out}")
 
 
+def _single_cap(text: str, what: str) -> int | str:
+    """One cap (an integer or 'auto') from the command line."""
+    caps = parse_caps(text, what)
+    if len(caps) != 1:
+        raise ConfigError(f"{what}: expected one cap, got {text!r}")
+    return caps[0]
+
+
 def _cmd_sweep(args: argparse.Namespace) -> None:
     from s1flow.budget import Sampling
     from s1flow.grading import summarise
-    from s1flow.sweep import SweepPlan, parse_caps, parse_ints, settings_grid, sweep_to_file
+    from s1flow.sweep import SweepPlan, parse_ints, settings_grid, sweep_to_file
 
     plan = SweepPlan(
         settings=settings_grid(parse_caps(args.caps), parse_ints(args.waits, "--waits"),
                                min_thinking=args.min_thinking, ignore_str=args.ignore_str, open=args.open,
-                               wait_caps=parse_caps(args.wait_caps) if args.wait_caps else None),
+                               wait_caps=parse_caps(args.wait_caps, "--wait-caps") if args.wait_caps else None),
         sampling=Sampling(temperature=args.temperature, samples=args.samples, seed=args.seed),
-        rejection_caps=parse_caps(args.rejection_caps) if args.rejection_caps else [],
+        rejection_caps=parse_caps(args.rejection_caps, "--rejection-caps") if args.rejection_caps else [],
         rejection_max_tries=args.rejection_max_tries,
         rejection_sampling=Sampling(temperature=args.rejection_temperature, seed=args.seed),
         majority_samples=args.majority,
+        majority_cap=_single_cap(args.majority_cap, "--majority-cap"),
         majority_sampling=Sampling(temperature=args.majority_temperature, seed=args.seed),
         open=args.open,
     )
@@ -205,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--rejection-max-tries", type=int, default=16)
     w.add_argument("--rejection-temperature", type=float, default=1.0)
     w.add_argument("--majority", type=int, default=0, help="also run majority voting over N samples (maj@N)")
+    w.add_argument("--majority-cap", default="auto",
+                   help="thinking cap of each majority-vote sample: an integer or 'auto' (as for --caps)")
     w.add_argument("--majority-temperature", type=float, default=1.0)
     w.add_argument("--answer-max-tokens", type=int, default=512, help="token limit of the answer phase")
     w.add_argument("--max-gen-toks", type=int, help="total generation budget for cap 'auto' (default: context)")

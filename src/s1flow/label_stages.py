@@ -23,7 +23,6 @@ from s1flow.labels import (
     teacher_grade_labels,
     teacher_trace_labels,
 )
-from s1flow.models import TinyModelSpec, init_tiny_model
 from s1flow.pool import validate_pool
 
 log = logging.getLogger(__name__)
@@ -53,15 +52,6 @@ def _write(result: LabelResult, out: PathLike, report: PathLike | None) -> None:
     write_parquet(result.table, out)
     if report is not None:
         write_json(result.report, report)
-
-
-def run_init_model(tokenizer_dir: PathLike, out_dir: PathLike, *, spec: Mapping[str, Any], seed: int) -> None:
-    """A randomly initialised tiny Qwen2 model (config key ``models.<name>``)."""
-    known = set(TinyModelSpec.__dataclass_fields__)
-    unknown = sorted(set(spec) - known)
-    if unknown:
-        raise ConfigError(f"config key 'models': unknown model settings {unknown}; known: {sorted(known)}")
-    init_tiny_model(tokenizer_dir, out_dir, spec=TinyModelSpec(**spec), seed=seed)
 
 
 def _pool(pool_file: PathLike) -> pd.DataFrame:

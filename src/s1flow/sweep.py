@@ -37,13 +37,10 @@ from s1flow.budget import (
     run_sweep,
 )
 from s1flow.errors import ConfigError, InputFileError
-from s1flow.grading import GRADED_TEXTS, answer_section, grade
+from s1flow.grading import GRADED_TEXTS, SAMPLE_COLUMNS, answer_section, grade
 from s1flow.io import read_table, require_columns, write_parquet
 
 log = logging.getLogger(__name__)
-
-SAMPLE_COLUMNS = ["qid", "setting", "budget", "num_wait", "sample", "thinking", "answer", "thinking_tokens",
-                  "finish", "extracted", "correct"]
 
 
 @dataclass
@@ -100,8 +97,8 @@ def settings_grid(caps: Sequence[int | str], waits: Sequence[int], *, min_thinki
             for c in caps for w in (waits if wait_caps is None or c in wait_caps else [0])]
 
 
-def parse_caps(text: str) -> list[int | str]:
-    """``"128,256,auto"`` -> [128, 256, "auto"], with a clear error for anything else."""
+def parse_caps(text: str, what: str = "--caps") -> list[int | str]:
+    """``"128,256,auto"`` -> [128, 256, "auto"], with a clear error naming `what` for anything else."""
     caps: list[int | str] = []
     for part in (p.strip() for p in text.split(",")):
         if part == "auto":
@@ -109,7 +106,7 @@ def parse_caps(text: str) -> list[int | str]:
         elif part.isdigit() and int(part) > 0:
             caps.append(int(part))
         else:
-            raise ConfigError(f"--caps: {part!r} is not a positive integer or 'auto'")
+            raise ConfigError(f"{what}: {part!r} is not a positive integer or 'auto'")
     return caps
 
 

@@ -14,7 +14,7 @@ size ``d``, ``i`` the MLP width, ``V`` the vocabulary and ``b`` bytes per activa
    (``2 P + 18 P / N``); ZeRO-1 ``4 P + 16 P / N`` and ZeRO-0 ``20 P`` (16-bit weights and
    gradients, fp32 master weights, gradients and Adam moments; the last two sharded by ZeRO-1).
 2. **Activations** -- what autograd keeps of a transformers Qwen2/Llama decoder layer
-   (measured with ``torch.autograd.graph.saved_tensors_hooks``, see tests/test_planner.py):
+   (measured with ``torch.autograd.graph.saved_tensors_hooks``, see tests/unit/test_planner.py):
 
    - one layer's working set ``ws = T [2 h (4 + 2 b)  (two RMSNorms: fp32 input, normalised
      and scaled outputs) + b (2 nh d + 2 nkv d)  (rotated q, k, v, attention output)

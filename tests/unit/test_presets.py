@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import datasets
 import pandas as pd
 import pytest
+from conftest import shared_data_dir
 
 from s1flow.errors import ConfigError, InputFileError
 from s1flow.io import read_table
@@ -858,13 +858,10 @@ def test_every_preset_has_a_missing_column_case() -> None:
 
 
 def shared_data() -> Path:
-    candidates = [Path(__file__).resolve().parents[2] / "shared" / "data"]
-    if os.environ.get("S1FLOW_SHARED_DATA"):
-        candidates.append(Path(os.environ["S1FLOW_SHARED_DATA"]))
-    for path in candidates:
-        if (path / "pool").is_dir():
-            return path
-    pytest.skip(f"../shared/data not found: {', '.join(map(str, candidates))}")
+    d = shared_data_dir()
+    if d is None or not (d / "pool").is_dir():
+        pytest.skip("public data not found at ../shared/data (set S1FLOW_SHARED_DATA to its location)")
+    return d
 
 
 def normalise_file(preset: str, path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import vllm_python
 
 from s1flow.cli import main
 
@@ -16,9 +17,9 @@ pytestmark = pytest.mark.integration
 
 
 def vllm_bin() -> Path | None:
-    env = os.environ.get("S1FLOW_VLLM_PYTHON")
-    python = Path(env) if env else Path(__file__).resolve().parents[1] / ".venv-vllm" / "bin" / "python"
-    return python.parent / "s1flow" if (python.parent / "s1flow").is_file() else None
+    """The vLLM venv's `s1flow` command."""
+    python = vllm_python()
+    return python.parent / "s1flow" if python is not None and (python.parent / "s1flow").is_file() else None
 
 
 def test_vllm_sweep_equals_transformers_sweep(talky_model_dir, tmp_path):

@@ -106,7 +106,10 @@ def test_retrained_model_at_the_same_path_invalidates_the_sweep_cache(talky_mode
 @pytest.mark.parametrize("args, message", [
     (["--model", "/nonexistent/model"], "/nonexistent/model"),
     (["--benchmark", "/nonexistent/bench.jsonl"], "bench.jsonl"),
-    (["--caps", "12,big"], "big"),
+    (["--caps", "12,big"], "--caps: 'big'"),
+    (["--majority", "2", "--majority-cap", "0"], "--majority-cap: '0'"),
+    (["--majority", "2", "--majority-cap", "8,16"], "--majority-cap: expected one cap"),
+    (["--rejection-caps", "x"], "--rejection-caps: 'x'"),
 ])
 def test_sweep_command_errors_are_clear(talky_model, tmp_path, capsys, args, message):
     bench = tmp_path / "b.jsonl"
@@ -156,10 +159,12 @@ def test_sweep_command_open_responses(talky_model, tmp_path, engine):
                              for i in range(4)))
     out = tmp_path / "s.parquet"
     assert main(["sweep", "--model", str(talky_model), "--benchmark", str(bench), "--caps", "4,24", "--open",
-                 "--majority", "2", "--answer-max-tokens", "4", "--prompt-style", "plain", "--seed", "2",
-                 "--out", str(out)]) == 0
+                 "--majority", "2", "--majority-cap", "24", "--answer-max-tokens", "4", "--prompt-style", "plain",
+                 "--seed", "2", "--out", str(out)]) == 0
     df = pd.read_parquet(out)
     assert df.groupby("setting").size().to_dict() == {"open:cap=4": 4, "open:cap=24": 4, "maj@2": 8}
+    # --majority-cap bounds the open majority-vote responses as the caps bound the others
+    assert (df.loc[df["setting"] == "maj@2", "thinking_tokens"] <= 28).all()
     small, big = (df[df["setting"] == f"open:cap={c}"].set_index("qid") for c in (4, 24))
     assert (small["thinking_tokens"] <= 8).all() and (big["thinking_tokens"] <= 28).all()
     # the smaller limit is a prefix of the larger one's response
