@@ -41,15 +41,20 @@ def accuracy(run: Path, graded: str, config: dict) -> pd.DataFrame:
     from s1flow.sweep import read_samples
 
     rows = []
+    benchmarks: dict = {}  # eval set -> (gold answers, kind), loaded once for all models
     for path in sorted((run / "results" / "eval").glob("*/*/samples.parquet")):
         model, evalset = path.parent.parent.name, path.parent.name
         samples = read_samples(path)
         if graded == "all":
-            table = next((run / "results" / "evalsets").glob(f"{evalset}.*"))
-            bench = load_benchmark(table, seed=int(config["seed"]),
-                                   prompt_style=config["generation"].get("prompt_style", "s1"))
-            gold = dict(zip(bench.items["qid"], bench.items["answer"], strict=True))
-            regraded = [grade(t + a, gold[q], bench.kind)
+            if evalset not in benchmarks:
+                table = next((run / "results" / "evalsets").glob(f"{evalset}.*"))
+                bench = load_benchmark(table, seed=int(config["seed"]),
+                                       prompt_style=config["generation"].get("prompt_style", "s1"))
+                benchmarks[evalset] = (dict(zip(bench.items["qid"], bench.items["answer"], strict=True)),
+                                       bench.kind)
+            gold, kind = benchmarks[evalset]
+            # graded_text "all" (s1flow.sweep.graded_text): the thinking followed by the answer
+            regraded = [grade(t + a, gold[q], kind)
                         for t, a, q in zip(samples["thinking"], samples["answer"], samples["qid"], strict=True)]
             samples = samples.assign(extracted=[e for e, _ in regraded], correct=[c for _, c in regraded])
         acc = per_question_correct(samples).groupby("setting", sort=False)["correct"].mean() * 100
