@@ -24,7 +24,7 @@ from pathlib import Path
 from s1flow.budget import BudgetForcer, Item, Sampling, Setting, run_settings_separately, run_sweep
 from s1flow.engines.hf import TransformersEngine
 from s1flow.models import TinyModelSpec, emphasise_tokens, init_tiny_model
-from s1flow.synthetic import generate_pool
+from s1flow.nano import generate_pool
 from s1flow.tokenizer import train_bpe_tokenizer
 
 CAPS = (32, 64, 128, 256)

@@ -44,7 +44,7 @@ def repo() -> Path:
 
 def _tiny_corpus() -> list[str]:
     """Short texts in the shape of the embedded default's questions and traces."""
-    from s1flow.synthetic import generate_pool
+    from s1flow.nano import generate_pool
 
     pool = generate_pool(400, seed=7)
     return [t for col in ("question", "trace", "attempt") for t in pool[col].dropna().tolist()]

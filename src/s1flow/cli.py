@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from s1flow import stages
 from s1flow.benchmarks import CHOICE_SHUFFLES, PROMPT_STYLES
 from s1flow.budget import COMPAT_MODES
+from s1flow.config import ModelSweep
+from s1flow.config.loading import schema_default
 from s1flow.errors import ConfigError, S1FlowError
-from s1flow.grading import GRADED_TEXTS
+from s1flow.grading import GRADED_TEXTS, summarise
 from s1flow.logs import setup_logging
 from s1flow.select import SUBSETS, BenchmarkSources, SelectionSettings
 from s1flow.sources.presets import PRESETS
-from s1flow.sweep import DTYPES, parse_caps
+from s1flow.sweep import DTYPES, parse_caps, parse_ints, sweep_to_file
 
 log = logging.getLogger("s1flow")
 
@@ -57,24 +59,23 @@ def _single_cap(text: str, what: str) -> int | str:
     return caps[0]
 
 
-def _cmd_sweep(args: argparse.Namespace) -> None:
-    from s1flow.budget import Sampling
-    from s1flow.grading import summarise
-    from s1flow.sweep import SweepPlan, parse_ints, settings_grid, sweep_to_file
+def sweep_of_args(args: argparse.Namespace) -> ModelSweep:
+    """The sweep the ``sweep`` command's arguments ask for (the same type the workflow's plan holds)."""
+    return ModelSweep(
+        caps=tuple(parse_caps(args.caps)), waits=tuple(parse_ints(args.waits, "--waits")),
+        wait_caps=tuple(parse_caps(args.wait_caps, "--wait-caps")) if args.wait_caps else (),
+        min_thinking=args.min_thinking, ignore_str=args.ignore_str, open=args.open, temperature=args.temperature,
+        samples=args.samples,
+        rejection_caps=tuple(parse_caps(args.rejection_caps, "--rejection-caps")) if args.rejection_caps else (),
+        rejection_max_tries=args.rejection_max_tries, rejection_temperature=args.rejection_temperature,
+        majority_samples=args.majority, majority_cap=_single_cap(args.majority_cap, "--majority-cap"),
+        majority_temperature=args.majority_temperature, conditional=(),
+        grader="judge" if args.judge_url else "rule", graded_text=args.graded_text)
 
-    plan = SweepPlan(
-        settings=settings_grid(parse_caps(args.caps), parse_ints(args.waits, "--waits"),
-                               min_thinking=args.min_thinking, ignore_str=args.ignore_str, open=args.open,
-                               wait_caps=parse_caps(args.wait_caps, "--wait-caps") if args.wait_caps else None),
-        sampling=Sampling(temperature=args.temperature, samples=args.samples, seed=args.seed),
-        rejection_caps=parse_caps(args.rejection_caps, "--rejection-caps") if args.rejection_caps else [],
-        rejection_max_tries=args.rejection_max_tries,
-        rejection_sampling=Sampling(temperature=args.rejection_temperature, seed=args.seed),
-        majority_samples=args.majority,
-        majority_cap=_single_cap(args.majority_cap, "--majority-cap"),
-        majority_sampling=Sampling(temperature=args.majority_temperature, seed=args.seed),
-        open=args.open,
-    )
+
+def _cmd_sweep(args: argparse.Namespace) -> None:
+    sweep = sweep_of_args(args)
+    plan = sweep.sweep_plan(args.seed)
     options = {}
     if args.engine in ("transformers",):
         options = {"batch_size": args.batch_size}
@@ -93,7 +94,7 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
                        engine_options=options, prompt_style=args.prompt_style, limit=args.limit,
                        answer_max_tokens=args.answer_max_tokens, max_gen_toks=args.max_gen_toks,
                        shared=not args.separately, cache_dir=args.cache_dir, judge=judge, compat=args.compat,
-                       dtype=args.dtype, graded=args.graded_text, choice_shuffle=args.choice_shuffle)
+                       dtype=args.dtype, graded=sweep.graded_text, choice_shuffle=args.choice_shuffle)
     print(summarise(df).to_string(index=False))
     print(f"{len(df)} samples -> {args.out}")
 
@@ -132,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--pool", required=True, help="questions (parquet/jsonl/json/csv) with a 'question' column")
     d.add_argument("--against", required=True, nargs="+", metavar="FILE[:FIELD]",
                    help="eval files; FIELD (default 'question') names the question column")
-    d.add_argument("--ngram", type=int, default=8, help="word n-gram length (s1: 8)")
+    d.add_argument("--ngram", type=int,
+                   default=schema_default("decontamination.ngram"), help="word n-gram length (s1: 8)")
     d.add_argument("--out", required=True, help="output file; its suffix sets the format")
     d.add_argument("--report", help="write the per-source removal report (JSON) here")
     d.add_argument("--cross-source", action="store_true",
@@ -142,16 +144,20 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("select", help="pick s1k or an ablation subset from a feature table")
     s.add_argument("--features", required=True, help="feature table (parquet/jsonl/json/csv)")
     s.add_argument("--subset", required=True, choices=SUBSETS)
-    s.add_argument("--size", type=int, default=1000)
+    s.add_argument("--size", type=int, default=schema_default("selection.size"))
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True)
-    s.add_argument("--algorithm", choices=("notebook", "paper"), default="notebook")
-    s.add_argument("--uniform-fraction", type=float, default=0.7)
-    s.add_argument("--aime", default="^qq8933/AIME_1983_2024$",
+    s.add_argument("--algorithm", choices=("notebook", "paper"), default=schema_default("selection.algorithm"))
+    s.add_argument("--uniform-fraction", type=float, default=schema_default("selection.uniform_fraction"))
+    s.add_argument("--aime", default=schema_default("selection.benchmark.aime"),
                    help="regex of AIME-like sources (s1: that exact source)")
-    s.add_argument("--gpqa", default="^Idavidrein/gpqa$", help="regex of GPQA-like sources (s1: that exact source)")
-    s.add_argument("--long", default="openaimath", help="regex of sources preselected for long traces")
-    s.add_argument("--long-min-tokens", type=int, default=5600)
+    s.add_argument("--gpqa",
+                   default=schema_default("selection.benchmark.gpqa"),
+                   help="regex of GPQA-like sources (s1: that exact source)")
+    s.add_argument("--long",
+                   default=schema_default("selection.benchmark.long"),
+                   help="regex of sources preselected for long traces")
+    s.add_argument("--long-min-tokens", type=int, default=schema_default("selection.benchmark.long_min_tokens"))
     s.set_defaults(func=_cmd_select)
 
     f = sub.add_parser("features", help="build the feature table from a pool")
@@ -182,11 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     y = sub.add_parser("synthesize", help="write the embedded synthetic pool, teacher and eval sets")
     y.add_argument("--out-dir", required=True)
-    y.add_argument("--seed", type=int, default=42)
-    y.add_argument("--pool-size", type=int, default=3000)
-    y.add_argument("--eval-size", type=int, default=40)
-    y.add_argument("--duplicate-rate", type=float, default=0.03)
-    y.add_argument("--junk-rate", type=float, default=0.03)
+    y.add_argument("--seed", type=int, default=schema_default("seed"))
+    y.add_argument("--pool-size", type=int, default=schema_default("synthetic.pool_size"))
+    y.add_argument("--eval-size", type=int, default=schema_default("synthetic.eval_size"))
+    y.add_argument("--duplicate-rate", type=float, default=schema_default("synthetic.duplicate_rate"))
+    y.add_argument("--junk-rate", type=float, default=schema_default("synthetic.junk_rate"))
     y.set_defaults(func=_cmd_synthesize)
 
     w = sub.add_parser("sweep", help="budget-forcing sweep of a model on a benchmark -> samples.parquet")
@@ -197,8 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--waits", default="0", help="Wait counts, comma-separated; every (cap, waits) pair is run")
     w.add_argument("--wait-caps", help="only these caps take the Wait counts above 0 (default: every cap), "
                                        "e.g. --caps 512,1024,auto --waits 0,1,2,4,6 --wait-caps auto")
-    w.add_argument("--min-thinking", type=int, default=0, help="suppress the end of thinking until this many tokens")
-    w.add_argument("--ignore-str", default="Wait", help="string that replaces an end-of-thinking attempt")
+    w.add_argument("--min-thinking", type=int,
+                   default=schema_default("evaluation.min_thinking"),
+                   help="suppress the end of thinking until this many tokens")
+    w.add_argument("--ignore-str",
+                   default=schema_default("evaluation.ignore_str"),
+                   help="string that replaces an end-of-thinking attempt")
     w.add_argument("--open", action="store_true",
                    help="the model's own responses without budget forcing (no thinking section opened; "
                         "settings open:cap=B, the response limited to B + --answer-max-tokens)")
@@ -207,31 +217,36 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--base-url", help="engine openai: the server's /v1 address")
     w.add_argument("--api-key-env", help="engine openai: environment variable holding the API key")
     w.add_argument("--tokenizer", help="engine openai: tokenizer directory or hub id (default: --model)")
-    w.add_argument("--samples", type=int, default=1, help="samples per question and setting")
-    w.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (s1's budget-forcing numbers)")
+    w.add_argument("--samples", type=int,
+                   default=schema_default("evaluation.samples"), help="samples per question and setting")
+    w.add_argument("--temperature", type=float,
+                   default=schema_default("evaluation.temperature"), help="0 = greedy (s1's budget-forcing numbers)")
     w.add_argument("--seed", type=int, default=0, help="seeds sampling and the GPQA choice order")
     w.add_argument("--rejection-caps", help="also run rejection sampling at these caps")
-    w.add_argument("--rejection-max-tries", type=int, default=16)
-    w.add_argument("--rejection-temperature", type=float, default=1.0)
+    w.add_argument("--rejection-max-tries", type=int, default=schema_default("evaluation.rejection_max_tries"))
+    w.add_argument("--rejection-temperature", type=float,
+                   default=schema_default("evaluation.sampling_temperature"))
     w.add_argument("--majority", type=int, default=0, help="also run majority voting over N samples (maj@N)")
-    w.add_argument("--majority-cap", default="auto",
+    w.add_argument("--majority-cap", default=str(schema_default("evaluation.majority_cap")),
                    help="thinking cap of each majority-vote sample: an integer or 'auto' (as for --caps)")
-    w.add_argument("--majority-temperature", type=float, default=1.0)
-    w.add_argument("--answer-max-tokens", type=int, default=512, help="token limit of the answer phase")
+    w.add_argument("--majority-temperature", type=float,
+                   default=schema_default("evaluation.sampling_temperature"))
+    w.add_argument("--answer-max-tokens", type=int,
+                   default=schema_default("generation.answer_max_tokens"), help="token limit of the answer phase")
     w.add_argument("--max-gen-toks", type=int, help="total generation budget for cap 'auto' (default: context)")
-    w.add_argument("--prompt-style", choices=PROMPT_STYLES, default="s1",
+    w.add_argument("--prompt-style", choices=PROMPT_STYLES, default=schema_default("generation.prompt_style"),
                    help="s1 = what s1's tasks send (the bare question; GPQA with 'A) ...' lines); simple-evals = "
                         "OpenAI simple-evals' instructions; plain = the question only")
-    w.add_argument("--choice-shuffle", choices=CHOICE_SHUFFLES, default="qid",
+    w.add_argument("--choice-shuffle", choices=CHOICE_SHUFFLES, default=schema_default("generation.choice_shuffle"),
                    help="GPQA option order: per question id from --seed, or s1's one stream seeded 0")
-    w.add_argument("--compat", choices=COMPAT_MODES, default="s1flow",
+    w.add_argument("--compat", choices=COMPAT_MODES, default=schema_default("generation.compat"),
                    help="s1 = budget forcing exactly as s1's harness (every Wait segment gets the full cap, the "
                         "thinking is cut afterwards); s1flow = the cap counts every continuation")
-    w.add_argument("--graded-text", choices=GRADED_TEXTS, default="answer",
+    w.add_argument("--graded-text", choices=GRADED_TEXTS, default=schema_default("evaluation.graded_text"),
                    help="answer = grade the answer section only, as s1 does; all = thinking + answer")
     w.add_argument("--limit", type=int, help="only the first N questions")
     w.add_argument("--batch-size", type=int, default=16, help="transformers batch size")
-    w.add_argument("--dtype", choices=DTYPES, default="auto",
+    w.add_argument("--dtype", choices=DTYPES, default=schema_default("generation.dtype"),
                    help="engine precision (transformers, vllm); s1 evaluates in float32")
     w.add_argument("--tensor-parallel-size", type=int, default=1, help="vLLM tensor parallel size")
     w.add_argument("--enforce-eager", action="store_true", help="vLLM: skip graph compilation (faster start-up)")

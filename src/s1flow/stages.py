@@ -16,15 +16,18 @@ from typing import Any
 
 import pandas as pd
 
+from s1flow.config.settings import delimiters
+from s1flow.config.sweeps import ModelSweep
 from s1flow.decontaminate import PoolSettings, build_pool
 from s1flow.errors import ConfigError, InputFileError
 from s1flow.evalsets import load_hub_eval_set, normalise_eval_set
 from s1flow.features import build_features, validate_features
 from s1flow.io import read_table, require_string_column, write_json, write_parquet, write_table
+from s1flow.nano import generate_eval_sets, generate_pool
 from s1flow.pool import NORMALISED_COLUMNS, question_hash, validate_normalised, validate_pool
-from s1flow.select import BenchmarkSources, SelectionSettings, funnel, select_subset
+from s1flow.select import SelectionSettings, funnel, select_subset
 from s1flow.sources import load_source, pool_source
-from s1flow.synthetic import generate_eval_sets, generate_pool
+from s1flow.sweep import sweep_to_file
 from s1flow.tokenizer import load_tokenizer, train_bpe_tokenizer
 
 log = logging.getLogger(__name__)
@@ -194,14 +197,6 @@ def run_features(pool_file: PathLike, out: PathLike, *, tokenizer_cfg: Mapping[s
     log.info("features: %d rows, columns %s", len(features), list(features.columns))
 
 
-def selection_settings(cfg: Mapping[str, Any], seed: int) -> SelectionSettings:
-    """SelectionSettings from the ``selection`` config section."""
-    bench = BenchmarkSources(**dict(cfg.get("benchmark") or {}))
-    return SelectionSettings(size=int(cfg.get("size", 1000)), seed=int(seed),
-                             algorithm=cfg.get("algorithm", "notebook"),
-                             uniform_fraction=float(cfg.get("uniform_fraction", 0.7)), benchmark=bench)
-
-
 def read_features(path: PathLike) -> pd.DataFrame:
     """Read and validate a feature table."""
     df = read_table(path)
@@ -230,3 +225,19 @@ def run_funnel(features_file: PathLike, subsets: Mapping[str, PathLike], details
     result = funnel(features, tables, settings, info)
     write_json(result, out)
     return result
+
+
+def run_sweep(model: str, benchmark: PathLike, out: PathLike, *, evaluation: Mapping[str, Any],
+              generation: Mapping[str, Any], seed: int, cache_dir: PathLike, name: str | None = None,
+              judge: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The sweep rule: one model on one eval set. `evaluation` is the model's sweep
+    (:meth:`s1flow.config.ModelSweep.to_params`), `generation` the validated ``generation`` section."""
+    sweep = ModelSweep.from_params(evaluation)
+    return sweep_to_file(
+        model, benchmark, out, plan=sweep.sweep_plan(seed), seed=seed, engine=generation["engine"],
+        engine_options=dict(generation.get("engine_options") or {}), prompt_style=generation["prompt_style"],
+        delimiters=delimiters(generation), answer_max_tokens=int(generation["answer_max_tokens"]),
+        max_gen_toks=int(generation.get("max_gen_toks") or 0) or None, cache_dir=cache_dir,
+        chunk_size=int(generation["chunk_size"]), benchmark_name=name,
+        judge=dict(judge) if judge and sweep.grader == "judge" else None, compat=generation["compat"],
+        dtype=generation["dtype"], graded=sweep.graded_text, choice_shuffle=generation["choice_shuffle"])

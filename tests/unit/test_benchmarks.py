@@ -186,7 +186,7 @@ def test_hub_spec_is_configurable_and_hub_errors_name_the_dataset():
 
 
 def test_synthetic_eval_sets_load_with_their_kinds(tmp_path):
-    from s1flow.synthetic import generate_eval_sets
+    from s1flow.nano import generate_eval_sets
 
     sets = generate_eval_sets(3, n_per_set=12)
     for name, df in sets.items():

@@ -220,13 +220,17 @@ def test_missing_keys_use_the_defaults_and_say_so(tmp_path):
     note = plan.notes[0]
     assert "used the defaults" in note and "gpus_per_node=8" in note and "micro_batch_size=1" in note
     assert "block_size" not in note
-    empty = plan_from_config_file(_write(tmp_path / "e.yaml", "other: 1\n"))[0]
+    empty = plan_from_config_file(_write(tmp_path / "e.yaml", "seed: 1\n"))[0]
     assert empty.model == "Qwen/Qwen2.5-32B-Instruct" and "base_model=" in empty.notes[0]
 
 
-def test_unknown_keys_are_ignored_and_overrides_win(tmp_path):
+def test_other_keys_are_validated_not_planned_and_overrides_win(tmp_path):
+    """Keys the plan does not read are still checked against the schema: a typo is an error."""
+    typo = _write(tmp_path / "t.yaml", "training:\n  base_model: Qwen/Qwen2.5-7B\n  gpus_per_nodes: 4\n")
+    with pytest.raises(ConfigError, match=r"t.yaml: config key 'training': unknown key\(s\) \['gpus_per_nodes'\]"):
+        plan_from_config_file(typo)
     cfg = _write(tmp_path / "c.yaml", "training:\n  base_model: Qwen/Qwen2.5-7B\n  gpus_per_node: 4\n"
-                                     "  epochs: 5\n  mem_mb: 1000\n  something_new: [1, 2]\n")
+                                     "  epochs: 5\n  mem_mb: 1000\n")
     plan = plan_from_config_file(cfg, overrides={"gpus_per_node": 2, "nodes": 3, "block_size": 1024,
                                                  "gpu_memory_gib": None})[0]
     assert plan.gpus_per_node == 2 and plan.nnodes == 3 and plan.block_size == 1024 and plan.gpu_memory_gib == 80
@@ -251,14 +255,14 @@ def test_local_model_directory_relative_to_the_config(tmp_path, tiny_model_dir, 
 @pytest.mark.parametrize("text,error,match", [
     ("training: [1, 2\n", InputFileError, "not valid YAML"),
     ("- a\n- b\n", InputFileError, "YAML mapping"),
-    ("training: 5\n", ConfigError, "'training' must be a mapping"),
-    ("training:\n  block_size: long\n", ConfigError, "block_size must be an integer"),
+    ("training: 5\n", ConfigError, "config key 'training': expected a mapping"),
+    ("training:\n  block_size: long\n", ConfigError, "config key 'training.block_size': expected integer, got 'long'"),
     ("training:\n  gradient_checkpointing: maybe\n", ConfigError, "gradient_checkpointing"),
     ("training:\n  bf16: sometimes\n", ConfigError, "bf16"),
     ("training:\n  zero_stage: 4\n", ConfigError, "zero_stage"),
     ("training:\n  gpus_per_node: 0\n", ConfigError, "CPU training"),
     ("training:\n  gpu_memory_gib: lots\n", ConfigError, "gpu_memory_gib"),
-    ("training:\n  nodes: 0\n", ConfigError, "nodes must be > 0"),
+    ("training:\n  nodes: 0\n", ConfigError, "config key 'training.nodes': expected >= 1, got 0"),
     ("training:\n  base_model: results/models/nowhere\n", InputFileError, "model directory not found"),
 ])
 def test_bad_config_files_give_clear_errors(tmp_path, text, error, match):

@@ -1,56 +1,88 @@
-"""The sweep plan the workflow builds from a model's evaluation section, and the samples reader."""
+"""The sweep a model runs (s1flow.config.ModelSweep, from its evaluation section), and the samples reader."""
+
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
+from s1flow.config import ConditionalSpec, ModelSweep, validated
 from s1flow.errors import ConfigError, InputFileError
-from s1flow.sweep import SAMPLE_COLUMNS, plan_from_config, read_samples, samples_frame
+from s1flow.sweep import SAMPLE_COLUMNS, read_samples, samples_frame
 
 
-def test_plan_from_a_models_evaluation_section():
-    plan = plan_from_config({"caps": [64, "auto"], "waits": [0, 1], "rejection_caps": [32], "majority_samples": 4,
-                             "majority_cap": 16, "sampling_temperature": 0.7}, seed=3)
-    assert [s.name for s in plan.settings] == ["cap=64", "cap=64,wait=1", "cap=auto", "cap=auto,wait=1"]
+def sweep(role="scaling", parallel=False, conditional=(), **evaluation):
+    """A model's sweep from an evaluation section with the schema's defaults for what it does not set."""
+    section = validated({"evaluation": evaluation})["evaluation"]
+    return ModelSweep.from_evaluation(section, role=role, parallel=parallel, conditional=conditional)
+
+
+def names(plan):
+    return [s.name for s in plan.settings]
+
+
+def test_plan_of_a_scaling_model():
+    plan = sweep(caps=[64, "auto"], waits=[0, 1], rejection_caps=[32], majority_samples=4, majority_cap=16,
+                 sampling_temperature=0.7, parallel=True).sweep_plan(seed=3)
+    assert names(plan) == ["cap=64", "cap=64,wait=1", "cap=auto", "cap=auto,wait=1"]
     assert plan.rejection_caps == [32] and plan.majority_samples == 4 and plan.majority_cap == 16
     assert plan.majority_sampling.temperature == 0.7 and plan.majority_sampling.seed == 3
+    assert plan.rejection_sampling.temperature == 0.7 and plan.sampling.temperature == 0.0
     # the paper's majority vote: every sample may think up to the auto cap
-    assert plan_from_config({"majority_samples": 64}, seed=0).majority_cap == "auto"
+    assert sweep(majority_samples=64, parallel=True).sweep_plan(seed=0).majority_cap == "auto"
+    # only a parallel model votes; only a scaling model runs the grid and rejection sampling
+    other = sweep(caps=[64, "auto"], waits=[0, 1], rejection_caps=[32], majority_samples=4,
+                  ablation={"cap": 64, "waits": 1}, role="ablation").sweep_plan(seed=3)
+    assert names(other) == ["cap=64,wait=1"] and other.rejection_caps == [] and other.majority_samples == 0
 
 
 def test_waits_only_at_the_wait_caps():
     """s1's sweep: caps 500..16000 and auto, 1/2/4/6 Waits on cap auto alone (11 settings, not 35)."""
-    plan = plan_from_config({"caps": [500, 1000, "auto"], "waits": [0, 1, 2, 4, 6], "wait_caps": ["auto"]}, seed=0)
-    assert [s.name for s in plan.settings] == ["cap=500", "cap=1000", "cap=auto", "cap=auto,wait=1",
-                                               "cap=auto,wait=2", "cap=auto,wait=4", "cap=auto,wait=6"]
-    grid = plan_from_config({"caps": [500, "auto"], "waits": [0, 1], "wait_caps": []}, seed=0)
-    assert [s.name for s in grid.settings] == ["cap=500", "cap=500,wait=1", "cap=auto", "cap=auto,wait=1"]
+    plan = sweep(caps=[500, 1000, "auto"], waits=[0, 1, 2, 4, 6], wait_caps=["auto"]).sweep_plan(seed=0)
+    assert names(plan) == ["cap=500", "cap=1000", "cap=auto", "cap=auto,wait=1", "cap=auto,wait=2",
+                           "cap=auto,wait=4", "cap=auto,wait=6"]
+    grid = sweep(caps=[500, "auto"], waits=[0, 1], wait_caps=[]).sweep_plan(seed=0)
+    assert names(grid) == ["cap=500", "cap=500,wait=1", "cap=auto", "cap=auto,wait=1"]
     with pytest.raises(ConfigError, match=r"wait caps \[2000\] are not among the caps"):
-        plan_from_config({"caps": [500, "auto"], "waits": [0, 1], "wait_caps": [2000]}, seed=0)
+        replace(grid_sweep := sweep(caps=[500, "auto"], waits=[0, 1]), wait_caps=(2000,)).sweep_plan(seed=0)
+    assert grid_sweep.wait_caps == ()
 
 
 def test_open_plan_runs_every_setting_open():
-    plan = plan_from_config({"caps": [256], "waits": [0], "majority_samples": 8, "majority_cap": 64, "open": True},
-                            seed=1)
-    assert [s.name for s in plan.settings] == ["open:cap=256"] and plan.open
+    own = sweep(ablation={"cap": 256, "waits": 0}, majority_samples=8, majority_cap=64, role="open", parallel=True)
+    plan = own.sweep_plan(seed=1)
+    assert names(plan) == ["open:cap=256"] and plan.open
     assert plan.fingerprint()["open"] is True
-    assert plan.fingerprint() != plan_from_config({"caps": [256], "waits": [0], "majority_samples": 8,
-                                                   "majority_cap": 64}, seed=1).fingerprint()
+    forced = sweep(ablation={"cap": 256, "waits": 0}, majority_samples=8, majority_cap=64, role="ablation",
+                   parallel=True)
+    assert plan.fingerprint() != forced.sweep_plan(seed=1).fingerprint()
     with pytest.raises(ConfigError, match="no Waits"):
-        plan_from_config({"caps": [256], "waits": [0, 1], "open": True}, seed=0)
+        replace(own, waits=(0, 1)).sweep_plan(seed=0)
     with pytest.raises(ConfigError, match="rejection"):
-        plan_from_config({"caps": [256], "rejection_caps": [64], "open": True}, seed=0)
+        replace(own, rejection_caps=(64,)).sweep_plan(seed=0)
 
 
 def test_plan_with_conditional_settings():
-    cond = [{"condition": "tokens", "condition_value": 64, "cap": 256, "forced": False},
-            {"condition": "tokens", "condition_value": 64, "cap": 64, "forced": True}]
-    only = plan_from_config({"caps": [], "waits": [0], "conditional": cond}, seed=0)
-    assert [s.name for s in only.settings] == ["tok=64", "tok=64,cap=64"]
-    both = plan_from_config({"caps": [256], "conditional": [{"condition": "class", "condition_value": "long",
-                                                             "cap": 256, "forced": False}]}, seed=0)
-    assert [s.name for s in both.settings] == ["cap=256", "class=long"]
+    cond = (ConditionalSpec("tokens", 64, 256, forced=False), ConditionalSpec("tokens", 64, 64, forced=True))
+    only = sweep(role="control", conditional=cond).sweep_plan(seed=0)
+    assert names(only) == ["tok=64", "tok=64,cap=64"]
+    both = sweep(ablation={"cap": 256, "waits": 0}, role="ablation",
+                 conditional=(ConditionalSpec("class", "long", 256, forced=False),)).sweep_plan(seed=0)
+    assert names(both) == ["cap=256", "class=long"]
     with pytest.raises(ConfigError, match="expected the keys"):
-        plan_from_config({"conditional": [{"condition": "tokens", "budget": 64}]}, seed=0)
+        ConditionalSpec.from_params({"condition": "tokens", "budget": 64})
+
+
+def test_params_round_trip():
+    """The sweep rule carries a model's sweep as plain values and the script rebuilds the same sweep."""
+    cond = (ConditionalSpec("steps", 2, 32, forced=True), ConditionalSpec("class", "short", 128, forced=False))
+    for s in (sweep(caps=[32, 64], waits=[0, 1], wait_caps=[64], rejection_caps=[32], conditional=cond),
+              sweep(role="open", majority_samples=8, parallel=True), sweep(role="control", conditional=cond)):
+        params = s.to_params()
+        assert ModelSweep.from_params(params) == s
+        assert ("conditional" in params) == bool(s.conditional)
+    assert "open" not in sweep().to_params() and "wait_caps" not in sweep().to_params()
+    with pytest.raises(ConfigError, match="missing key 'graded_text'"):
+        ModelSweep.from_params({k: v for k, v in sweep().to_params().items() if k != "graded_text"})
 
 
 def test_read_samples_checks_the_columns(tmp_path):

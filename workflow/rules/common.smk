@@ -1,142 +1,45 @@
 import os
 import re
 
-from snakemake.utils import validate
+from s1flow.config import CONTROL_MODEL_NAMES, run_plan, teacher_dataset_set
+from s1flow.nano import EVAL_SET_NAMES as SYNTHETIC_EVAL_SETS
+from s1flow.select import SUBSETS as KNOWN_SUBSETS
 
+# The config, validated against config/schema.yaml with its defaults filled, and everything it asks
+# for (s1flow.config.run_plan: every cross-field check raises there, naming the key). Below: file lists.
+PLAN = run_plan(config)
+config.update(PLAN.config)
 
-validate(config, schema="../../config/schema.yaml")
-
-SYNTHETIC_EVAL_SETS = ["synth_arith", "synth_mixed", "synth_mc", "synth_steps"]
-SOURCES = {s["name"]: s for s in config["sources"]}
-EVAL_SETS = {e["name"]: e for e in config.get("eval_sets", [])}
+SOURCES = {s.name: dict(s.spec) for s in PLAN.sources}
+EVAL_SETS = {e.name: dict(e.spec) for e in PLAN.eval_sets}
 # the eval sets models are swept on, and those the pool is decontaminated against
-SWEPT_EVAL_SETS = [name for name, e in EVAL_SETS.items() if e.get("evaluate", True)]
-POOL_EVAL_SETS = [name for name, e in EVAL_SETS.items() if e.get("decontaminate", True)]
-SUBSETS = list(dict.fromkeys(config["selection"]["subsets"]))
-if len(SOURCES) != len(config["sources"]):
-    raise ValueError("config key 'sources': source names must be unique")
-if len(EVAL_SETS) != len(config.get("eval_sets", [])):
-    raise ValueError("config key 'eval_sets': eval set names must be unique")
-for _name, _spec in EVAL_SETS.items():
-    if _spec["kind"] == "synthetic" and _name not in SYNTHETIC_EVAL_SETS:
-        raise ValueError(f"config key 'eval_sets': synthetic eval set '{_name}' must be one of {SYNTHETIC_EVAL_SETS}")
-
-# difficulty models: plain aliases (labels from files) or models that answer the pool
-DIFFICULTY = [m if isinstance(m, dict) else {"alias": m} for m in config["difficulty"]["models"]]
-ALIASES = [m["alias"] for m in DIFFICULTY]
-ANSWERING_MODELS = {m["alias"]: m for m in DIFFICULTY if "model" in m}
-TINY_MODELS = config.get("models", {})
-if len(set(ALIASES)) != len(ALIASES):
-    raise ValueError("config key 'difficulty.models': aliases must be unique")
-
-# -- evaluated models: every trained subset, the base they were fine-tuned from, evaluation.models
+SWEPT_EVAL_SETS = list(PLAN.swept_eval_sets)
+POOL_EVAL_SETS = list(PLAN.pool_eval_sets)
+SUBSETS = list(PLAN.subsets)
+# every subset name the selection knows
+SUBSET_NAMES = list(KNOWN_SUBSETS)
+# difficulty models: every alias, and those whose labels a model computes
+ALIASES = list(PLAN.difficulty_aliases)
+ANSWERING_MODELS = {alias: dict(spec) for alias, spec in PLAN.answering_models.items()}
+TINY_MODELS = config["models"]
 TRAINING = config["training"]
-TRAINED_SUBSETS = [s for s in (TRAINING.get("subsets") or SUBSETS) if s in SUBSETS] if TRAINING["enabled"] else []
-EVALUATION = config["evaluation"]
-# length-controlled models (Table 3): name -> control kind, fine-tuned on conditional.subset
-SUBSET_NAMES = ["s1k", "random", "diverse", "longest", "full"]
-CONTROL_NAMES = ["tokencond", "stepcond"]
 CONDITIONAL = config["conditional"]
-CONTROL_MODELS = {CONTROL_NAMES[0 if k == "tokens" else 1]: k for k in CONDITIONAL["models"]} \
-    if TRAINING["enabled"] else {}
-# every fine-tuned model: the subsets, then the length-controlled models
-TRAINED_MODELS = TRAINED_SUBSETS + list(CONTROL_MODELS)
-# name -> model directory / hub id
-EVAL_MODELS = {s: f"results/models/sft/{s}" for s in TRAINED_MODELS}
-if TRAINING["enabled"]:
-    EVAL_MODELS["base"] = TRAINING["base_model"]
-for _name, _model in EVALUATION["models"].items():
-    if _name in EVAL_MODELS:
-        _taken = "training.base_model" if _name == "base" else f"the model fine-tuned on subset '{_name}'"
-        raise ValueError(f"config key 'evaluation.models': the name '{_name}' is taken by {_taken} "
-                         f"({EVAL_MODELS[_name]}); choose another name")
-    EVAL_MODELS[_name] = _model
-
-
-def _check_evaluated(key, names):
-    for name in names:
-        if name in EVAL_MODELS:
-            continue
-        if name in (*SUBSET_NAMES, "base") and not TRAINING["enabled"]:
-            why = f"'{name}' is evaluated only when training.enabled is true"
-        elif name in SUBSET_NAMES:
-            why = (f"subset '{name}' is not trained (selection.subsets: {SUBSETS}, "
-                   f"training.subsets: {TRAINING.get('subsets') or 'all'})")
-        else:
-            why = f"'{name}' is not a trained subset, 'base' or a name of evaluation.models"
-        raise ValueError(f"config key '{key}': {why}; evaluated models: {list(EVAL_MODELS)} "
-                         f"(use [] for none)")
-
-
-SCALING_MODELS = list(dict.fromkeys(EVALUATION["scaling_models"]))
-PARALLEL_MODELS = list(dict.fromkeys(EVALUATION["parallel_models"]))
-# models evaluated by their own response, without budget forcing (the paper's base-model row)
-OPEN_MODELS = list(dict.fromkeys(EVALUATION["open_models"]))
-_check_evaluated("evaluation.scaling_models", SCALING_MODELS)
-_check_evaluated("evaluation.parallel_models", PARALLEL_MODELS)
-_check_evaluated("evaluation.open_models", OPEN_MODELS)
-if set(OPEN_MODELS) & set(SCALING_MODELS):
-    raise ValueError(f"config key 'evaluation.open_models': {sorted(set(OPEN_MODELS) & set(SCALING_MODELS))} "
-                     f"also in evaluation.scaling_models; a budget-forcing curve needs budget forcing")
-CLASS_MODELS = list(dict.fromkeys(CONDITIONAL["class_models"]))
-_check_evaluated("conditional.class_models", CLASS_MODELS)
-if set(OPEN_MODELS) & set(CLASS_MODELS):
-    raise ValueError(f"config key 'conditional.class_models': {sorted(set(OPEN_MODELS) & set(CLASS_MODELS))} "
-                     f"also in evaluation.open_models; open models run no class prompts")
-if CONTROL_MODELS and CONDITIONAL["subset"] not in TRAINED_SUBSETS:
-    raise ValueError(f"config key 'conditional.subset': '{CONDITIONAL['subset']}' is not a trained subset "
-                     f"({TRAINED_SUBSETS}); the length-controlled models are fine-tuned on its traces")
-ABLATION = EVALUATION["ablation"]
-# the scaling models' grid, with plan_from_config's fallbacks for empty lists
-GRID_CAPS, GRID_WAITS = list(EVALUATION["caps"] or ["auto"]), list(EVALUATION["waits"] or [0])
-# the caps that take the Wait counts above 0 (empty: every cap)
-WAIT_CAPS = list(EVALUATION["wait_caps"])
-if set(WAIT_CAPS) - set(GRID_CAPS):
-    raise ValueError(f"config key 'evaluation.wait_caps': {[c for c in WAIT_CAPS if c not in GRID_CAPS]} not among "
-                     f"evaluation.caps {GRID_CAPS}")
-_ablation_waits = GRID_WAITS if not WAIT_CAPS or ABLATION["cap"] in WAIT_CAPS else [0]
-if SCALING_MODELS and (ABLATION["cap"] not in GRID_CAPS or ABLATION["waits"] not in _ablation_waits):
-    raise ValueError(f"config key 'evaluation.ablation': cap {ABLATION['cap']!r} with {ABLATION['waits']} Waits is "
-                     f"not a setting of the scaling models' grid (evaluation.caps {GRID_CAPS} x "
-                     f"evaluation.waits {GRID_WAITS}, Waits at {WAIT_CAPS or 'every cap'}), at which every model "
-                     f"is compared")
-# the ablation table (Table 2): the trained subsets in selection order, then the base model
-ABLATION_MODELS = [s for s in SUBSETS if s in TRAINED_SUBSETS] + (["base"] if TRAINING["enabled"] else [])
-REPORT = config["report"]
-if TRAINING["enabled"] and REPORT["reference"] not in ABLATION_MODELS:
-    raise ValueError(f"config key 'report.reference': '{REPORT['reference']}' is not a row of the ablation table "
-                     f"(the trained subsets and 'base': {ABLATION_MODELS})")
-
-
-def _endpoint_set(section):
-    return bool(section and section.get("base_url") and section.get("model"))
-
-
-if config["features"]["teacher"] == "api" and not _endpoint_set(config["features"].get("teacher_api")):
-    raise ValueError("config key 'features.teacher_api': teacher 'api' needs base_url and model")
-TEACHER_DATASET_SET = any(
-    (config["features"].get("teacher_dataset") or {}).get(k) for k in ("preset", "dataset", "path")
-)
-if config["features"]["teacher"] == "dataset" and not TEACHER_DATASET_SET:
-    raise ValueError("config key 'features.teacher_dataset': teacher 'dataset' needs a preset, a hub dataset or a path")
-if config["features"]["domain"] == "judge" and not config["features"].get("msc_rubric"):
-    raise ValueError("config key 'features.msc_rubric': domain 'judge' needs the MSC rubric file")
-if config["features"]["msc_rubric_url"] and not config["features"]["msc_rubric"]:
-    raise ValueError("config key 'features.msc_rubric': features.msc_rubric_url needs the path to save the rubric at")
+# every fine-tuned model (the subsets, then the length-controlled models) and every evaluated model
+CONTROL_NAMES = list(CONTROL_MODEL_NAMES.values())
+CONTROL_MODELS = dict(PLAN.control_models)
+TRAINED_MODELS = list(PLAN.trained_models)
+EVAL_MODELS = PLAN.eval_model_paths
+SCALING_MODELS = list(PLAN.scaling_models)
+PARALLEL_MODELS = list(PLAN.parallel_models)
+OPEN_MODELS = list(PLAN.open_models)
+CLASS_MODELS = list(PLAN.class_models)
+# the ablation table's rows (Table 2): the trained subsets in selection order, then the base model
+ABLATION_MODELS = list(PLAN.ablation_models)
 # the rubric is downloaded only when it is not there yet: a file already at the path is a plain input,
 # which no rule produces, so not even --forceall or --forcerun replaces it
 DOWNLOAD_MSC_RUBRIC = bool(config["features"]["msc_rubric_url"]) and not os.path.exists(
     config["features"]["msc_rubric"]
 )
-_uses_judge = (config["features"]["domain"] == "judge" or config["features"]["teacher_grading"] == "judge"
-               or (ANSWERING_MODELS and config["difficulty"]["grader"] == "judge")
-               or (EVAL_MODELS and config["evaluation"]["grader"] == "judge"))
-if _uses_judge and not _endpoint_set(config.get("judge")):
-    raise ValueError("config key 'judge': grading or classifying by 'judge' needs the judge endpoint "
-                     "(base_url and model)")
-if TINY_MODELS and config["features"]["tokenizer"]["kind"] not in ("train", "path", "hub"):
-    raise ValueError("config key 'models': tiny models need a tokenizer directory (features.tokenizer kind "
-                     "'train', 'path' or 'hub')")
 
 
 def _alternatives(names):
@@ -161,7 +64,7 @@ def uses_teacher_dataset():
     """Traces from an existing dataset: teacher 'dataset', or teacher 'api' writing only the
     traces the dataset lacks."""
     return config["features"]["teacher"] == "dataset" or (
-        config["features"]["teacher"] == "api" and TEACHER_DATASET_SET
+        config["features"]["teacher"] == "api" and teacher_dataset_set(config)
     )
 
 
@@ -437,70 +340,22 @@ def sweep_cache(wildcards):
     return f"results/cache/sweeps/{wildcards.evalmodel}/{wildcards.evalset}"
 
 
-# what plan_from_config reads besides the grid, the rejection caps and the majority vote
-_SWEEP_KEYS = ("min_thinking", "ignore_str", "temperature", "samples", "rejection_max_tries", "majority_cap",
-               "grader", "sampling_temperature", "graded_text")
-
-
 def model_evaluation(wildcards):
-    """The model's own evaluation section for its sweep: the caps x waits grid and rejection sampling
-    for a scaling model, else the ablation setting alone; the majority vote for a parallel model.
-    An open model runs the ablation cap (and its majority vote) as its own response."""
-    name = wildcards.evalmodel
-    plan = {k: EVALUATION[k] for k in _SWEEP_KEYS}
-    if name in SCALING_MODELS:
-        plan.update(caps=GRID_CAPS, waits=GRID_WAITS, rejection_caps=list(EVALUATION["rejection_caps"]))
-        if WAIT_CAPS:  # the key only where it is used, so other sweeps keep their params
-            plan["wait_caps"] = WAIT_CAPS
-    elif name in OPEN_MODELS:
-        plan.update(caps=[ABLATION["cap"]], waits=[0], min_thinking=0, rejection_caps=[], open=True)
-    else:
-        plan.update(caps=[ABLATION["cap"]], waits=[ABLATION["waits"]], rejection_caps=[])
-    plan["majority_samples"] = EVALUATION["majority_samples"] if name in PARALLEL_MODELS else 0
-    conditional = conditional_settings(name)
-    if conditional:  # the key only where it is used, so other sweeps keep their params
-        plan["conditional"] = conditional
-    if name in CONTROL_MODELS:  # a length-controlled model runs its own prompts only
-        plan.update(caps=[], waits=[0], rejection_caps=[])
-    return plan
-
-
-def conditional_settings(name):
-    """The conditional settings of a model (s1flow.budget.Setting fields): its budgets alone and with
-    budget forcing for a length-controlled model, the two class prompts for a class model."""
-    limit = CONDITIONAL["limit"]
-    kind = CONTROL_MODELS.get(name)
-    out = []
-    if kind:
-        budgets = CONDITIONAL["token_budgets"] if kind == "tokens" else CONDITIONAL["step_budgets"]
-        per = 1 if kind == "tokens" else CONDITIONAL["chunk_tokens"]
-        for n in budgets:
-            out.append({"condition": kind, "condition_value": n, "cap": limit, "forced": False})
-            # s1's step-conditional forcing: cap auto, thinking ends at the "0 steps left" marker
-            cap = "auto" if kind == "steps" and config["generation"]["compat"] == "s1" else n * per
-            out.append({"condition": kind, "condition_value": n, "cap": cap, "forced": True})
-    if name in CLASS_MODELS:
-        out += [{"condition": "class", "condition_value": c, "cap": limit, "forced": False} for c in ("long", "short")]
-    return out
+    """The model's sweep (s1flow.config.ModelSweep) as the sweep rule's params: a change to one model's
+    settings reruns only that model's sweeps."""
+    return PLAN.sweep(wildcards.evalmodel).to_params()
 
 
 def ablation_tables():
-    """(model, eval set) of every samples table of the ablation table, rows first."""
-    return [(m, e) for m in ABLATION_MODELS for e in SWEPT_EVAL_SETS]
+    return PLAN.ablation_tables()
 
 
 def method_tables():
-    """(model, eval set) of every samples table of the method comparison and the scaling figure."""
-    models = SCALING_MODELS + PARALLEL_MODELS + list(CONTROL_MODELS) + CLASS_MODELS
-    return [(m, e) for m in dict.fromkeys(models) for e in SWEPT_EVAL_SETS]
+    return PLAN.method_tables()
 
 
 def sampling_tables():
-    """(model, eval set) of every samples table with a sampled setting: the parallel models' majority
-    vote, or every evaluated model when evaluation.samples > 1."""
-    models = list(EVAL_MODELS) if EVALUATION["samples"] > 1 else (
-        PARALLEL_MODELS if EVALUATION["majority_samples"] > 1 else [])
-    return [(m, e) for m in models for e in SWEPT_EVAL_SETS]
+    return PLAN.sampling_tables()
 
 
 def sampling_samples(wildcards):

@@ -28,9 +28,7 @@ rule ablation:
         ),
     params:
         tables=ablation_tables(),
-        ablation=config["evaluation"]["ablation"],
-        min_thinking=config["evaluation"]["min_thinking"],
-        ignore_str=config["evaluation"]["ignore_str"],
+        evaluation={k: config["evaluation"][k] for k in ("ablation", "min_thinking", "ignore_str")},
         open_models=[m for m in ABLATION_MODELS if m in OPEN_MODELS],
         reference=config["report"]["reference"],
         n_resamples=config["report"]["bootstrap_resamples"],

@@ -1,11 +1,11 @@
 from s1flow.logs import setup_logging, stage_errors
-from s1flow.sweep import run_sweep_stage
+from s1flow.stages import run_sweep
 
 
 def main(sm):
     setup_logging(sm.log[0])
     with stage_errors():
-        run_sweep_stage(sm.params.model, sm.params.benchmark, sm.output.samples, evaluation=sm.params.evaluation,
+        run_sweep(sm.params.model, sm.params.benchmark, sm.output.samples, evaluation=sm.params.evaluation,
                         generation=sm.params.generation, seed=sm.params.seed, cache_dir=sm.params.cache,
                         name=sm.wildcards.evalset, judge=sm.params.judge)
 

@@ -8,7 +8,7 @@ label used in reports) and ``kind``:
   ``dataset`` / ``config`` / ``split`` with ``fields``.
 - ``file``: a local jsonl / json / csv / parquet ``path``, mapped either by a
   ``preset`` (the same mapping as the hub source, for a local copy) or by ``fields``.
-- ``synthetic``: the questions made by the embedded generator (:mod:`s1flow.synthetic`).
+- ``synthetic``: the questions made by the embedded generator (:mod:`s1flow.nano`).
 
 Every loader returns the normalised columns of :data:`s1flow.pool.NORMALISED_COLUMNS`.
 

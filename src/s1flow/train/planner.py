@@ -52,18 +52,15 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from s1flow.config.loading import read_yaml, validated
 from s1flow.errors import ConfigError, InputFileError, S1FlowError
 from s1flow.models import read_model_config
-from s1flow.train.settings import TrainSettings
 
 GIB = 2**30
 #: bytes per token and vocabulary entry at the peak of transformers' cross-entropy
 LOSS_BYTES_PER_TOKEN_VOCAB = 12
 OVERHEAD_GIB = 1.5
 OVERHEAD_FRACTION = 0.10
-DEFAULT_GPU_MEMORY_GIB = 80.0
-DEFAULT_GPUS_PER_NODE = 8
-DEFAULT_BASE_MODEL = "Qwen/Qwen2.5-32B-Instruct"
 
 #: architectures of the Qwen2.5 instruct models (their config.json), for planning without the hub
 KNOWN_CONFIGS: dict[str, dict[str, Any]] = {
@@ -485,40 +482,9 @@ def resolve_model_config(base_model: str, *, base_dirs: Sequence[str | os.PathLi
                           f"give a local model directory with a config.json") from exc
 
 
-def _load_yaml(path: Path) -> dict:
-    import yaml
-
-    if not path.is_file():
-        raise InputFileError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path}: unreadable config file: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise InputFileError(f"{path}: not valid YAML: {exc}") from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise InputFileError(f"{path}: the config must be a YAML mapping, got {type(data).__name__}")
-    return data
-
-
-def _bf16(value: Any, where: str) -> bool:
-    """training.bf16 for a GPU plan: 'auto' means bf16 (every GPU s1 targets supports it)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("auto", "true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise ConfigError(f"{where}: training.bf16 must be 'auto', 'true' or 'false', got {value!r}")
-
-
-def _int(value: Any, key: str, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
-        raise ConfigError(f"{where}: training.{key} must be an integer, got {value!r}")
-    return int(value)
+#: the ``training`` keys a plan reads
+PLAN_KEYS = ("base_model", "block_size", "micro_batch_size", "gradient_checkpointing", "bf16", "zero_stage",
+             "gpus_per_node", "nodes", "gpu_memory_gib", "offload_optimizer")
 
 
 def longest_sft_sequence(sft_file: str | os.PathLike) -> int:
@@ -532,66 +498,36 @@ def longest_sft_sequence(sft_file: str | os.PathLike) -> int:
 
 def plan_from_config_file(path: str | os.PathLike, *, overrides: Mapping[str, Any] | None = None,
                           seq_len: int | None = None) -> list[Plan]:
-    """Plans for the ``training`` section of a workflow config YAML (one per base model).
+    """The plan for the ``training`` section of a workflow config YAML.
 
-    Read: ``base_model`` (local directory with config.json, or hub id: the built-in
-    Qwen2.5 table, else transformers' AutoConfig), ``block_size``, ``micro_batch_size``,
-    ``gradient_checkpointing``, ``bf16``, ``zero_stage``, ``gpus_per_node``, ``nodes``,
-    ``gpu_memory_gib`` and ``offload_optimizer``; other keys are ignored. Missing keys take
-    TrainSettings' defaults (and the schema's 8 GPUs, 1 node, 80 GiB), listed in the notes.
-    `overrides` (same key names) win over the file.
+    The file is validated against ``config/schema.yaml`` (errors name the file and the key) and keys
+    it lacks take the schema's defaults, listed in the plan's notes. Read: :data:`PLAN_KEYS`
+    (``base_model``: a local directory with config.json, or a hub id - the built-in Qwen2.5 table,
+    else transformers' AutoConfig). `overrides` (same key names; None = not given) win over the file.
     """
     path = Path(path)
-    where = str(path)
-    data = _load_yaml(path)
-    training = data.get("training", {})
-    if training is None:
-        training = {}
-    if not isinstance(training, dict):
-        raise ConfigError(f"{where}: 'training' must be a mapping, got {type(training).__name__}")
-    training = {**training, **{k: v for k, v in (overrides or {}).items() if v is not None}}
-    defaults = TrainSettings()
-    missing: list[str] = []
-
-    def get(key: str, default: Any) -> Any:
-        if key in training and training[key] is not None:
-            return training[key]
-        missing.append(f"{key}={default}")
-        return default
-
-    base = get("base_model", DEFAULT_BASE_MODEL)
-    block = _int(get("block_size", defaults.block_size), "block_size", where)
-    micro = _int(get("micro_batch_size", defaults.micro_batch_size), "micro_batch_size", where)
-    ckpt = get("gradient_checkpointing", defaults.gradient_checkpointing)
-    if not isinstance(ckpt, bool):
-        raise ConfigError(f"{where}: training.gradient_checkpointing must be true or false, got {ckpt!r}")
-    bf16 = _bf16(get("bf16", defaults.bf16), where)
-    stage = _int(get("zero_stage", defaults.zero_stage), "zero_stage", where)
-    if stage not in (0, 1, 2, 3):
-        raise ConfigError(f"{where}: training.zero_stage must be 0..3, got {stage}")
-    gpus = _int(get("gpus_per_node", DEFAULT_GPUS_PER_NODE), "gpus_per_node", where)
-    if gpus == 0:
-        raise ConfigError(f"{where}: training.gpus_per_node is 0 (CPU training); plan-train plans GPU memory: "
+    raw = read_yaml(path)
+    training = raw.get("training")
+    if training is not None and not isinstance(training, dict):
+        raise ConfigError(f"{path}: config key 'training': expected a mapping, got {training!r}")
+    given = {**(training or {}), **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    try:
+        cfg = validated({**raw, "training": given})["training"]
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    if cfg["gpus_per_node"] == 0:
+        raise ConfigError(f"{path}: training.gpus_per_node is 0 (CPU training); plan-train plans GPU memory: "
                           f"pass --gpus-per-node to plan a GPU run")
-    nodes = _int(get("nodes", 1), "nodes", where)
-    memory = get("gpu_memory_gib", DEFAULT_GPU_MEMORY_GIB)
-    if isinstance(memory, bool) or not isinstance(memory, int | float):
-        raise ConfigError(f"{where}: training.gpu_memory_gib must be a number, got {memory!r}")
-    offload = training.get("offload_optimizer", False)
-    if not isinstance(offload, bool):
-        raise ConfigError(f"{where}: training.offload_optimizer must be true or false, got {offload!r}")
+    missing = [f"{k}={cfg[k]}" for k in PLAN_KEYS if k not in given]
     notes = [f"not in {path.name}, used the defaults: {', '.join(missing)}"] if missing else []
-    models = base if isinstance(base, list) else [base]
-    plans = []
-    for name in models:
-        here = path.resolve().parent
-        cfg, source = resolve_model_config(name, base_dirs=[here, *list(here.parents)[:2]])
-        plans.append(plan_training(
-            cfg, gpus_per_node=gpus, nnodes=nodes, gpu_memory_gib=float(memory), block_size=block,
-            micro_batch_size=micro, gradient_checkpointing=ckpt, bf16=bf16, zero_stage=stage,
-            offload_optimizer=offload, seq_len=seq_len, model_name=str(name),
-            notes=[*notes, f"model config: {source}"]))
-    return plans
+    here = path.resolve().parent
+    model_cfg, source = resolve_model_config(cfg["base_model"], base_dirs=[here, *list(here.parents)[:2]])
+    return [plan_training(
+        model_cfg, gpus_per_node=cfg["gpus_per_node"], nnodes=cfg["nodes"], gpu_memory_gib=float(cfg["gpu_memory_gib"]),
+        block_size=cfg["block_size"], micro_batch_size=cfg["micro_batch_size"],
+        gradient_checkpointing=cfg["gradient_checkpointing"], bf16=cfg["bf16"] != "false",
+        zero_stage=cfg["zero_stage"], offload_optimizer=cfg["offload_optimizer"], seq_len=seq_len,
+        model_name=str(cfg["base_model"]), notes=[*notes, f"model config: {source}"])]
 
 
 # --------------------------------------------------------------------------- output and command line

@@ -133,8 +133,8 @@ def direct_answer_rows(pool_file: PathLike | None, *, limit: int | None, seed: i
     labels it later computes on the pool would otherwise measure memory); ``pool`` samples
     the pool itself.
     """
+    from s1flow.nano import generate_pool
     from s1flow.pool import question_hash
-    from s1flow.synthetic import generate_pool
 
     n = limit or 2000
     if data == "synthetic":
@@ -192,8 +192,8 @@ def worked_solution_rows(n: int, *, domains: list[str] | Mapping[str, float], se
     A share `unasked` of the problems is also given without a request and answered directly,
     so the model learns that the request, not the kind of question, calls for the steps.
     """
+    from s1flow.nano import PHRASINGS, generate_worked_solutions
     from s1flow.pool import question_hash
-    from s1flow.synthetic import PHRASINGS, generate_worked_solutions
     from s1flow.train.sft import assistant_content
 
     if phrasing not in PHRASINGS:

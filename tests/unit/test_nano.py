@@ -1,4 +1,4 @@
-"""Tests for the seeded synthetic problem generator (s1flow.synthetic).
+"""Tests for the seeded synthetic problem generator (s1flow.nano).
 
 Answers are re-derived from the question text with independent code (regexes, a tiny
 expression parser, math.gcd, int(..., base)), never from the generator's own helpers.
@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s1flow import synthetic
-from s1flow.pool import COT_TYPES, NORMALISED_COLUMNS, question_hash, validate_normalised
-from s1flow.synthetic import (
+from s1flow import nano
+from s1flow.nano import (
     DOMAINS,
     EVAL_COLUMNS,
     SYNTHETIC_POOL_COLUMNS,
@@ -25,6 +24,8 @@ from s1flow.synthetic import (
     generate_pool,
     generate_problem,
 )
+from s1flow.nano.tasks import iteration
+from s1flow.pool import COT_TYPES, NORMALISED_COLUMNS, question_hash, validate_normalised
 
 N = 3000
 SEED = 7
@@ -139,7 +140,7 @@ def test_pool_columns_and_types(pool: pd.DataFrame) -> None:
     for col in ("question", "solution", "cot_type", "source", "metadata", "domain", "trace", "attempt"):
         assert pool[col].map(lambda v: isinstance(v, str) and v != "").all(), col
     plain = pool["source"] == "synthetic/" + pool["domain"]
-    bench = pool["source"] == pool["domain"].map(synthetic.BENCHMARK_LIKE_SOURCES)
+    bench = pool["source"] == pool["domain"].map(nano.BENCHMARK_LIKE_SOURCES)
     assert (plain | bench).all() and bench.any()
     difficulty = pool["metadata"].map(lambda m: json.loads(m)["difficulty"])
     assert (difficulty[bench] == 5).all()
@@ -523,7 +524,7 @@ def test_iteration_trace_has_one_line_per_step() -> None:
     for d in (1, 3, 5):
         p = generate_problem("iteration", d, rng)
         n = int(re.search(r"(\d+) (?:times|ticks|rounds)", p["question"]).group(1))
-        assert synthetic._ITER_STEPS[d - 1][0] <= n <= synthetic._ITER_STEPS[d - 1][1]
+        assert iteration._ITER_STEPS[d - 1][0] <= n <= iteration._ITER_STEPS[d - 1][1]
         steps = re.findall(rf"^Step (\d+) of {n}: ", p["trace"], flags=re.M)
         assert [int(k) for k in steps[:n]] == list(range(1, n + 1))
         if p["teacher_correct"]:
@@ -542,36 +543,36 @@ def test_eval_steps_set_is_multi_step_iteration(eval_sets: dict[str, pd.DataFram
 
 
 def test_worked_solutions_are_correct_fresh_and_seeded() -> None:
-    a = synthetic.generate_worked_solutions(60, seed=3, domains=["iteration", "letter_count"])
-    assert a.equals(synthetic.generate_worked_solutions(60, seed=3, domains=["iteration", "letter_count"]))
-    assert not a.equals(synthetic.generate_worked_solutions(60, seed=4, domains=["iteration", "letter_count"]))
+    a = nano.generate_worked_solutions(60, seed=3, domains=["iteration", "letter_count"])
+    assert a.equals(nano.generate_worked_solutions(60, seed=3, domains=["iteration", "letter_count"]))
+    assert not a.equals(nano.generate_worked_solutions(60, seed=4, domains=["iteration", "letter_count"]))
     assert list(a["domain"].value_counts().sort_index()) == [30, 30]
     for row in a[a["domain"] == "iteration"].itertuples():
         assert row.answer == str(iterate_rule(row.question))
     with pytest.raises(ValueError, match="unknown synthetic domain"):
-        synthetic.generate_worked_solutions(5, seed=3, domains=["alchemy"])
+        nano.generate_worked_solutions(5, seed=3, domains=["alchemy"])
 
 
 def test_worked_solutions_take_domain_shares() -> None:
     shares = {"iteration": 3.0, "modular": 1.0}
-    assert synthetic.domain_schedule(8, shares) == ["iteration", "iteration", "modular", "iteration"] * 2
-    a = synthetic.generate_worked_solutions(40, seed=5, domains=shares)
+    assert nano.domain_schedule(8, shares) == ["iteration", "iteration", "modular", "iteration"] * 2
+    a = nano.generate_worked_solutions(40, seed=5, domains=shares)
     assert a["domain"].value_counts().to_dict() == {"iteration": 30, "modular": 10}
     # equal shares are the plain list, row for row
-    equal = synthetic.generate_worked_solutions(20, seed=5, domains={"iteration": 2.0, "letter_count": 2.0})
-    assert equal.equals(synthetic.generate_worked_solutions(20, seed=5, domains=["iteration", "letter_count"]))
+    equal = nano.generate_worked_solutions(20, seed=5, domains={"iteration": 2.0, "letter_count": 2.0})
+    assert equal.equals(nano.generate_worked_solutions(20, seed=5, domains=["iteration", "letter_count"]))
     with pytest.raises(ValueError, match="must be > 0: modular=0"):
-        synthetic.generate_worked_solutions(5, seed=5, domains={"iteration": 1.0, "modular": 0})
+        nano.generate_worked_solutions(5, seed=5, domains={"iteration": 1.0, "modular": 0})
 
 
 def test_worked_solutions_phrasing_families() -> None:
-    pool = synthetic.generate_worked_solutions(40, seed=6, domains=["iteration"])
+    pool = nano.generate_worked_solutions(40, seed=6, domains=["iteration"])
     assert pool["question"].str.startswith(("Start with", "A counter")).sum() + pool["question"].str.contains(
         "starts with the number").sum() == 40
-    mixed = synthetic.generate_worked_solutions(40, seed=6, domains=["iteration"], phrasing="any")
+    mixed = nano.generate_worked_solutions(40, seed=6, domains=["iteration"], phrasing="any")
     paraphrased = mixed["question"].str.contains("keep just the last digit")
     assert 5 < paraphrased.sum() < 35  # both families occur
     for row in mixed.itertuples():
         assert row.answer == str(iterate_rule(row.question))
     with pytest.raises(ValueError, match="phrasing must be"):
-        synthetic.generate_worked_solutions(5, seed=6, domains=["iteration"], phrasing="formal")
+        nano.generate_worked_solutions(5, seed=6, domains=["iteration"], phrasing="formal")

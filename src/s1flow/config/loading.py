@@ -1,0 +1,138 @@
+"""Reading a workflow config: YAML in, every default from ``config/schema.yaml`` filled, every key checked.
+
+The schema is the one source of truth for a key's type, range and default: the workflow
+(``workflow/rules/common.smk``) and the command line both load configs through
+:func:`validated`, which validates with the same JSON-schema machinery Snakemake's
+``validate`` uses and fills defaults the same way (a key's default is set before its
+section is checked, so nested defaults appear too).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from jsonschema import validators
+
+from s1flow.errors import ConfigError, InputFileError
+
+#: the schema every config is checked against (the repository's config/schema.yaml)
+SCHEMA_FILE = Path(__file__).resolve().parents[3] / "config" / "schema.yaml"
+#: where each key is documented, for error messages
+DOCS = "config/README.md and config/schema.yaml"
+
+
+@cache
+def schema() -> dict:
+    """The config schema (read once)."""
+    if not SCHEMA_FILE.is_file():
+        raise ConfigError(f"{SCHEMA_FILE}: the config schema is missing; s1flow reads it from the repository "
+                          "(install with `pip install -e .` from a clone)")
+    return yaml.safe_load(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+def schema_default(key: str) -> Any:
+    """The schema's default of a dotted key, e.g. ``selection.uniform_fraction``."""
+    node: Mapping[str, Any] = schema()
+    for part in key.split("."):
+        node = node["properties"][part]
+        if "$ref" in node:
+            node = {**schema()["definitions"][node["$ref"].rsplit("/", 1)[-1]], **node}
+    return copy.deepcopy(node["default"])
+
+
+def _with_defaults(validator_class: type) -> type:
+    """A validator class that sets each property's default before validating it (as Snakemake's ``validate``)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, subschema) -> Iterator:
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(key, copy.deepcopy(sub["default"]))
+        yield from validate_properties(validator, properties, instance, subschema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _key(path: Iterator[Any]) -> str:
+    """``['evaluation', 'caps', 0]`` -> ``evaluation.caps[0]``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """One readable line for a schema error: the key, what was expected, what was found."""
+    key = _key(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties") or {})
+        unknown = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        where = "top level" if key == "(top level)" else f"'{key}'"
+        return f"config key {where}: unknown key(s) {unknown}; allowed: {allowed} (documented in {DOCS})"
+    if error.validator == "oneOf":
+        return f"config key '{key}': {_short(error.instance)} matches none of the forms described in {DOCS}"
+    expected = {
+        "type": lambda: f"expected {error.validator_value}",
+        "enum": lambda: f"expected one of {error.validator_value}",
+        "minimum": lambda: f"expected >= {error.validator_value}",
+        "exclusiveMinimum": lambda: f"expected > {error.validator_value}",
+        "maximum": lambda: f"expected <= {error.validator_value}",
+        "minItems": lambda: f"expected at least {error.validator_value} item(s)",
+        "required": lambda: f"missing required key(s): {error.message}",
+        "pattern": lambda: f"expected text matching {error.validator_value!r}",
+    }.get(error.validator)
+    if expected is None:
+        return f"config key '{key}': {error.message}"
+    return f"config key '{key}': {expected()}, got {_short(error.instance)}"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def validated(config: Mapping[str, Any]) -> dict:
+    """A copy of `config` checked against the schema, with every default filled.
+
+    Raises ConfigError naming the key (the most specific error the schema finds)."""
+    cls = validators.validator_for(schema())
+    data = copy.deepcopy(dict(config))
+    validator = _with_defaults(cls)(schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        raise ConfigError(_message(error))
+    return data
+
+
+def read_yaml(path: str | os.PathLike) -> dict:
+    """A YAML mapping from a file (an empty file is an empty mapping); errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"{path}: unreadable config file: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise InputFileError(f"{path}: not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputFileError(f"{path}: the config must be a YAML mapping, got {type(data).__name__}")
+    return data
+
+
+def load_config(path: str | os.PathLike) -> dict:
+    """A config file, validated, with every default filled; errors name the file and the key."""
+    try:
+        return validated(read_yaml(path))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

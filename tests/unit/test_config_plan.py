@@ -1,0 +1,147 @@
+"""The run plan (s1flow.config): defaults from the schema, every cross-field check, each model's sweep.
+
+Expectations are written out by hand from config/config.yaml and the rules in config/README.md."""
+
+import copy
+
+import pytest
+import yaml
+from conftest import REPO
+
+from s1flow.config import load_config, load_plan, run_plan, validated
+from s1flow.config.loading import schema_default
+from s1flow.errors import ConfigError, InputFileError
+
+DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def with_changes(**sections):
+    """The default config with some sections' keys replaced."""
+    cfg = copy.deepcopy(DEFAULT)
+    for section, keys in sections.items():
+        if isinstance(keys, dict) and isinstance(cfg.get(section), dict):
+            cfg[section].update(keys)
+        else:
+            cfg[section] = keys
+    return cfg
+
+
+def setting_names(plan, model):
+    return [s.name for s in plan.sweep(model).sweep_plan(seed=0).settings]
+
+
+def test_defaults_are_filled_from_the_schema_without_touching_the_input():
+    raw = {"evaluation": {"caps": [8]}}
+    cfg = validated(raw)
+    assert raw == {"evaluation": {"caps": [8]}}
+    assert cfg["evaluation"]["caps"] == [8] and cfg["evaluation"]["waits"] == [0]
+    assert cfg["selection"]["uniform_fraction"] == 0.7 and cfg["selection"]["size"] == 1000
+    assert cfg["generation"]["think_start"] == "<|im_start|>think" and cfg["seed"] == 42
+    assert schema_default("selection.benchmark.long_min_tokens") == 5600
+
+
+def test_default_config_plan():
+    plan = load_plan(REPO / "config" / "config.yaml")
+    assert plan.subsets == ("s1k", "random", "diverse", "longest", "full")
+    assert plan.trained_models == ("s1k", "random", "diverse", "longest", "full", "tokencond", "stepcond")
+    assert plan.control_models == {"tokencond": "tokens", "stepcond": "steps"}
+    assert plan.eval_model_paths["base"] == "results/models/base"
+    assert plan.eval_model_paths["s1k"] == "results/models/sft/s1k"
+    assert plan.swept_eval_sets == ("synth_steps", "synth_mc")
+    assert plan.pool_eval_sets == ("synth_steps", "synth_mixed", "synth_mc")
+    assert plan.ablation_models == ("s1k", "random", "diverse", "longest", "full", "base")
+    assert plan.ablation_tables()[:2] == [("s1k", "synth_steps"), ("s1k", "synth_mc")]
+    assert plan.sampling_tables() == [("base", "synth_steps"), ("base", "synth_mc")]
+
+
+def test_each_models_sweep_in_the_default_config():
+    plan = load_plan(REPO / "config" / "config.yaml")
+    # s1k: caps 32..256 x waits 0/1, rejection sampling at 128, the class prompts at the limit
+    grid = [f"cap={c}" + (f",wait={w}" if w else "") for c in (32, 64, 128, 256) for w in (0, 1)]
+    assert setting_names(plan, "s1k") == [*grid, "class=long", "class=short"]
+    assert plan.sweep("s1k").sweep_plan(seed=0).rejection_caps == [128]
+    # random: the ablation setting alone
+    assert setting_names(plan, "random") == ["cap=256"]
+    # base: its own response at the ablation cap, and the majority vote of 8 at cap 64
+    base = plan.sweep("base").sweep_plan(seed=0)
+    assert [s.name for s in base.settings] == ["open:cap=256"] and base.majority_samples == 8
+    assert base.majority_cap == 64 and base.open
+    # the length-controlled models: each budget alone (limit 128), then forced at budget x unit
+    assert setting_names(plan, "tokencond") == ["tok=32", "tok=32,cap=32", "tok=128", "tok=128,cap=128"]
+    assert setting_names(plan, "stepcond") == ["steps=2", "steps=2,cap=32", "steps=8", "steps=8,cap=128"]
+    s1 = run_plan(with_changes(generation={"compat": "s1"}))
+    assert setting_names(s1, "stepcond") == ["steps=2", "steps=2,cap=auto", "steps=8", "steps=8,cap=auto"]
+    with pytest.raises(ConfigError, match="'nobody' is not an evaluated model"):
+        plan.sweep("nobody")
+
+
+def test_training_disabled_evaluates_only_the_named_models():
+    plan = run_plan(with_changes(training={"enabled": False}, conditional={"class_models": []},
+                                 evaluation={"models": {"qwen": "Qwen/Qwen2.5-0.5B-Instruct"}, "scaling_models": [],
+                                             "parallel_models": [], "open_models": []}))
+    assert plan.trained_models == () and plan.eval_model_paths == {"qwen": "Qwen/Qwen2.5-0.5B-Instruct"}
+    assert setting_names(plan, "qwen") == ["cap=256"]
+
+
+@pytest.mark.parametrize("changes,match", [
+    ({"sources": [{"name": "a", "kind": "synthetic"}, {"name": "a", "kind": "synthetic"}]},
+     "config key 'sources': source names must be unique"),
+    ({"eval_sets": [{"name": "synth_other", "kind": "synthetic"}]},
+     "synthetic eval set 'synth_other' must be one of"),
+    ({"evaluation": {"open_models": ["s1k"]}}, "config key 'evaluation.open_models': \\['s1k'\\] also in"),
+    ({"evaluation": {"scaling_models": ["nobody"]}}, "config key 'evaluation.scaling_models': 'nobody' is not"),
+    ({"evaluation": {"models": {"base": "x"}}}, "the name 'base' is taken by training.base_model"),
+    ({"evaluation": {"wait_caps": [512]}}, "config key 'evaluation.wait_caps': \\[512\\] not among"),
+    ({"evaluation": {"ablation": {"cap": 100, "waits": 0}}}, "config key 'evaluation.ablation': cap 100"),
+    ({"report": {"reference": "nobody"}}, "config key 'report.reference': 'nobody' is not a row"),
+    ({"conditional": {"subset": "random"}, "training": {"subsets": ["s1k"]}},
+     "config key 'conditional.subset': 'random' is not a trained subset"),
+    ({"conditional": {"class_models": ["base"]}}, "config key 'conditional.class_models': \\['base'\\] also"),
+    ({"features": {"teacher": "api"}}, "config key 'features.teacher_api': teacher 'api' needs"),
+    ({"evaluation": {"grader": "judge"}}, "config key 'judge': grading or classifying by 'judge' needs"),
+    ({"difficulty": {"models": ["a", "a"]}}, "config key 'difficulty.models': aliases must be unique"),
+    ({"evaluation": {"caps": "256"}}, "config key 'evaluation.caps': expected array, got '256'"),
+    ({"selection": {"uniform_fraction": 1.5}}, "config key 'selection.uniform_fraction': expected <= 1"),
+])
+def test_cross_field_errors_name_the_key(changes, match):
+    with pytest.raises(ConfigError, match=match):
+        run_plan(with_changes(**changes))
+
+
+def test_unknown_key_is_one_short_message():
+    with pytest.raises(ConfigError) as info:
+        run_plan(with_changes(features={"tokeniser": {}}))
+    message = str(info.value)
+    assert "config key 'features': unknown key(s) ['tokeniser']" in message and "config/README.md" in message
+    assert "'tokenizer'" in message and len(message) < 600 and "\n" not in message
+    with pytest.raises(ConfigError, match="config key top level: unknown key\\(s\\) \\['evalution'\\]"):
+        run_plan({**DEFAULT, "evalution": {}})
+
+
+def test_config_files_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("evaluation:\n  caps: [0]\n")
+    with pytest.raises(ConfigError, match="bad.yaml: config key 'evaluation.caps\\[0\\]'"):
+        load_config(bad)
+    with pytest.raises(InputFileError, match="not found"):
+        load_plan(tmp_path / "missing.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n")
+    with pytest.raises(InputFileError, match="YAML mapping"):
+        load_config(tmp_path / "list.yaml")
+
+
+@pytest.mark.parametrize("name", ["config/paper/s1-32b.yaml", "config/paper/s1.1-32b.yaml"])
+def test_paper_configs_plan_on_top_of_the_default(name):
+    """The workflow reads config/config.yaml, then the user's --configfile on top (Snakemake's merge)."""
+    user = yaml.safe_load((REPO / name).read_text())
+    merged = copy.deepcopy(DEFAULT)
+    for key, value in user.items():
+        merged[key] = {**merged[key], **value} if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    plan = run_plan(merged)
+    # s1's sweep (S1_REFERENCE section 9): caps 500..16000 and auto, 1/2/4/6 Waits on cap auto only
+    caps = ["cap=500", "cap=1000", "cap=2000", "cap=4000", "cap=8000", "cap=16000", "cap=auto"]
+    assert setting_names(plan, "s1k")[:11] == [*caps, "cap=auto,wait=1", "cap=auto,wait=2", "cap=auto,wait=4",
+                                               "cap=auto,wait=6"]
+    assert plan.sweep("s1k").sweep_plan(seed=0).rejection_caps == [4000, 8000]
+    assert setting_names(plan, "random") == ["cap=auto"]
