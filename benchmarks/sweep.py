@@ -21,10 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from s1flow.budget import BudgetForcer, Item, Sampling, Setting, run_settings_separately, run_sweep
+from s1flow.budget import BudgetForcer, Item, Sampling, run_settings_separately, run_sweep
 from s1flow.engines.hf import TransformersEngine
 from s1flow.models import TinyModelSpec, emphasise_tokens, init_tiny_model
 from s1flow.nano import generate_pool
+from s1flow.setting import Forced
 from s1flow.tokenizer import train_bpe_tokenizer
 
 CAPS = (32, 64, 128, 256)
@@ -70,9 +71,9 @@ def run(n_questions: int, answer_max_tokens: int, model: Path, seed: int) -> dic
     questions = generate_pool(n_questions, seed=seed + 1, duplicate_rate=0, near_duplicate_rate=0, junk_rate=0,
                               eval_overlap=0)["question"].tolist()
     items = [Item(f"q{i:03d}", forcer.prompt_ids(q)) for i, q in enumerate(questions)]
-    settings = [Setting(cap=c, num_wait=w) for c in CAPS for w in WAITS]
+    settings = [Forced(cap=c, num_wait=w) for c in CAPS for w in WAITS]
     sampling = Sampling()
-    largest = [Setting(cap=max(CAPS), num_wait=max(WAITS))]
+    largest = [Forced(cap=max(CAPS), num_wait=max(WAITS))]
     a_rows, a_tok, a_s = measure(engine, lambda: run_settings_separately(forcer, items, settings, sampling))
     b_rows, b_tok, b_s = measure(engine, lambda: run_sweep(forcer, items, settings, sampling))
     c_rows, c_tok, c_s = measure(engine, lambda: run_settings_separately(forcer, items, largest, sampling))

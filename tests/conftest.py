@@ -76,3 +76,11 @@ def talky_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
     shutil.copytree(tiny_model_dir, d)
     emphasise_tokens(d, ["<|im_start|>"], scale=5.0)
     return d
+
+
+def setting_row(setting, **values) -> dict:
+    """A samples.parquet row of `setting` (an s1flow.setting kind): its label and typed columns, the
+    given values, and one sample per question unless it is a vote or `samples_per_question` says."""
+    n = values.pop("samples_per_question", getattr(setting, "samples", 1))
+    return {"setting": setting.name, **setting.columns(), "num_wait": setting.num_wait, "samples_per_question": n,
+            **values}

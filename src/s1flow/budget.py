@@ -30,7 +30,7 @@ the stop token. A step-conditional setting with budget forcing ends its thinking
 ``<|im_start|>0`` (the "0 steps left" marker) instead of at the answer section, and countdown
 markers are not looked past otherwise (s1's harness stops at the first thinking stop).
 
-Open settings (``Setting(open=True)``, named ``open:cap=B``) are the baseline a model without
+Open settings (:class:`~s1flow.setting.Open`, named ``open:cap=B``) are the baseline a model without
 budget forcing gets, as the paper's base-model rows (Qwen2.5-32B-Instruct) are produced: the
 prompt ends at the chat template's generation prompt, no thinking section is opened for the
 model, nothing is inserted or forced, and the response runs to ``<|im_end|>`` or to the same
@@ -38,7 +38,7 @@ total budget a forced sample has (``B + answer_max_tokens``). Everything before 
 section the model opens itself counts as thinking (all of an instruct model's response, which
 is its chain of thought); that answer section, if any, is the answer.
 
-Conditional settings (``Setting(condition=...)``, :mod:`s1flow.conditional`) add a sentence
+Conditional settings (:class:`~s1flow.setting.Conditional`, :mod:`s1flow.conditional`) add a sentence
 to the question: "Think for up to N tokens." (``tok=N``), "... N steps." (``steps=N``) or a
 class prompt (``class=long``). Named without a cap, they run alone (the cap is only a safety
 limit); ``tok=N,cap=B`` / ``steps=N,cap=B`` add budget forcing. The token- and step-conditional
@@ -61,9 +61,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from s1flow.conditional import prompt_suffix, strip_markers
+from s1flow.conditional import strip_markers
 from s1flow.engines.base import Engine, GenerationRequest, check_prompt_ids
 from s1flow.errors import ConfigError
+from s1flow.setting import Rejection, Setting
 
 log = logging.getLogger(__name__)
 
@@ -81,69 +82,6 @@ class Delimiters:
     answer_start: str = "<|im_start|>answer"
     forced_end: str = "<|im_start|>answer\nFinal Answer:"
     answer_stop: str = "<|im_end|>"
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One budget-forcing setting: thinking cap (tokens or ``"auto"``), Wait count, minimum."""
-
-    cap: int | str = "auto"
-    num_wait: int = 0
-    min_thinking: int = 0
-    ignore_str: str = "Wait"
-    label: str | None = None
-    open: bool = False
-    condition: str = ""  # "", "tokens", "steps" or "class" (s1flow.conditional)
-    condition_value: int | str | None = None  # the stated budget, or "long" / "short"
-    forced: bool = True  # a conditional setting's cap: budget forcing (True) or only a safety limit
-
-    def __post_init__(self) -> None:
-        if isinstance(self.cap, str) and self.cap != "auto":
-            raise ConfigError(f"budget cap must be a positive integer or 'auto', got {self.cap!r}")
-        if isinstance(self.cap, int) and self.cap < 1:
-            raise ConfigError(f"budget cap must be >= 1, got {self.cap}")
-        if self.num_wait < 0 or self.min_thinking < 0:
-            raise ConfigError(f"num_wait and min_thinking must be >= 0 (got {self.num_wait}, {self.min_thinking})")
-        if self.open and (self.num_wait or self.min_thinking):
-            raise ConfigError("an open setting lets the model respond on its own: it takes no Waits and no minimum "
-                              f"thinking (got num_wait={self.num_wait}, min_thinking={self.min_thinking})")
-        if self.condition:
-            prompt_suffix(self.condition, self.condition_value)  # validates the pair
-            if self.open:
-                raise ConfigError("a conditional setting cannot be open")
-        elif not self.forced:
-            raise ConfigError("only a conditional setting can run without budget forcing")
-
-    @property
-    def suffix(self) -> str:
-        """What the question is followed by in this setting's prompt ('' for plain settings)."""
-        if not self.condition:
-            return ""
-        return prompt_suffix(self.condition, self.condition_value)
-
-    @property
-    def markers(self) -> bool:
-        """Whether the model writes countdown markers (token- and step-conditional models)."""
-        return self.condition in ("tokens", "steps")
-
-    @property
-    def name(self) -> str:
-        """The ``setting`` column value, e.g. ``cap=512``, ``cap=auto,wait=2``, ``open:cap=512``."""
-        if self.label:
-            return self.label
-        if self.open:
-            return f"open:cap={self.cap}"
-        if self.condition:
-            head = {"tokens": "tok", "steps": "steps", "class": "class"}[self.condition]
-            return f"{head}={self.condition_value}" + (f",cap={self.cap}" if self.forced else "")
-        parts = [f"cap={self.cap}"]
-        if self.num_wait:
-            parts.append(f"wait={self.num_wait}")
-        if self.min_thinking:
-            parts.append(f"min={self.min_thinking}")
-        if self.num_wait and self.ignore_str != "Wait":
-            parts.append(f"ignore={self.ignore_str!r}")
-        return ",".join(parts)
 
 
 @dataclass(frozen=True)
@@ -192,6 +130,7 @@ class SampleResult:
     budget: int
     num_wait: int
     sample: int
+    columns: dict  # the setting's typed columns (s1flow.setting.SETTING_COLUMNS)
     thinking: str
     answer: str
     thinking_tokens: int
@@ -683,8 +622,8 @@ def run_settings_separately(forcer: BudgetForcer, items: Sequence[Item], setting
     return _ordered(rows, items, settings)
 
 
-def rejection_sample(forcer: BudgetForcer, items: Sequence[Item], cap: int | str, *, max_tries: int = 16,
-                     sampling: Sampling | None = None, label: str | None = None) -> list[SampleResult]:
+def rejection_sample(forcer: BudgetForcer, items: Sequence[Item], setting: Rejection, *, max_tries: int = 16,
+                     sampling: Sampling | None = None) -> list[SampleResult]:
     """s1's rejection-sampling baseline: resample the thinking until it ends on its own within the cap.
 
     Each try uses a fresh seed at the sampling temperature (s1: 1.0) and asks for ``B + 1``
@@ -700,9 +639,8 @@ def rejection_sample(forcer: BudgetForcer, items: Sequence[Item], cap: int | str
     if max_tries < 0:
         raise ConfigError(f"evaluation.rejection_max_tries must be >= 0 (0: no bound), got {max_tries}")
     flat, samples, _ = _expand(items, sampling)
-    b = forcer.resolve_cap(cap, items)
+    b = forcer.resolve_cap(setting.cap, items)
     longest = b - 1 if forcer.compat == "s1" else b  # the longest thinking accepted
-    setting = Setting(cap=cap, label=label or f"rs:cap={cap}")
     accepted: dict[int, Thinking] = {}
     pending = list(range(len(flat)))
     attempt = 0
@@ -750,8 +688,8 @@ def _row(forcer: BudgetForcer, item: Item, setting: Setting, cap: int, sample: i
         count = forcer.count_tokens(strip_markers(thinking))
     d = forcer.delimiters
     return SampleResult(qid=item.qid, setting=setting.name, budget=cap, num_wait=setting.num_wait, sample=sample,
-                        thinking=thinking, answer=answer[0], thinking_tokens=count, finish=finish,
-                        thinking_ids=list(tokens), answer_ids=answer[1],
+                        columns=setting.columns(), thinking=thinking, answer=answer[0], thinking_tokens=count,
+                        finish=finish, thinking_ids=list(tokens), answer_ids=answer[1],
                         output=output if output is not None else d.think_start + thinking + d.answer_start + answer[0])
 
 

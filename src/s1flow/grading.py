@@ -36,8 +36,11 @@ MATH_TIMEOUT_SECONDS: float = 5.0
 MAX_MATH_ANSWER_CHARS: int = 1000
 MC_LETTERS = "ABCD"
 
-SAMPLE_COLUMNS = ["qid", "setting", "budget", "num_wait", "sample", "thinking", "answer", "thinking_tokens",
-                  "finish", "extracted", "correct"]
+#: samples.parquet: the question, the setting (its label, then its typed columns, see s1flow.setting), the
+#: sample and its grading
+SAMPLE_COLUMNS = ["qid", "setting", "method", "cap", "budget", "num_wait", "min_thinking", "condition",
+                  "stated_budget", "length_class", "forced", "samples_per_question", "sample", "thinking", "answer",
+                  "thinking_tokens", "finish", "extracted", "correct"]
 SUMMARY_COLUMNS = ["setting", "budget", "num_wait", "n_questions", "n_samples", "accuracy", "mean_thinking_tokens",
                    "cap_share"]
 PER_QUESTION_COLUMNS = ["setting", "qid", "correct"]

@@ -16,9 +16,11 @@ import json
 import logging
 import os
 import shutil
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 from tqdm import tqdm
@@ -31,7 +33,6 @@ from s1flow.budget import (
     Item,
     SampleResult,
     Sampling,
-    Setting,
     rejection_sample,
     run_settings_separately,
     run_sweep,
@@ -39,37 +40,39 @@ from s1flow.budget import (
 from s1flow.errors import ConfigError, InputFileError
 from s1flow.grading import GRADED_TEXTS, SAMPLE_COLUMNS, answer_section, grade
 from s1flow.io import read_table, require_columns, write_parquet
+from s1flow.setting import SETTING_COLUMNS, Forced, Open, Rejection, Setting, Vote
 
 log = logging.getLogger(__name__)
+S = TypeVar("S", bound=Setting)
 
 
 @dataclass
 class SweepPlan:
-    """What to run for every question of a benchmark."""
+    """What to run for every question of a benchmark: the settings (at `sampling`), rejection
+    sampling at some caps, and a majority vote (each sampled at its own temperature)."""
 
     settings: list[Setting] = field(default_factory=list)
     sampling: Sampling = field(default_factory=Sampling)
-    rejection_caps: list[int | str] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
     rejection_max_tries: int = 16
     rejection_sampling: Sampling = field(default_factory=lambda: Sampling(temperature=1.0))
-    majority_samples: int = 0
-    majority_cap: int | str = "auto"
-    majority_sampling: Sampling = field(default_factory=lambda: Sampling(temperature=1.0))
+    vote: Vote | None = None
+    vote_sampling: Sampling = field(default_factory=lambda: Sampling(temperature=1.0))
     open: bool = False
 
     def __post_init__(self) -> None:
-        if self.open and self.rejection_caps:
+        if self.open and self.rejections:
             raise ConfigError("rejection sampling resamples a thinking section; an open sweep has none "
-                              f"(rejection caps {list(self.rejection_caps)})")
-        if self.open and any(not s.open for s in self.settings):
+                              f"(rejection caps {[r.cap for r in self.rejections]})")
+        if self.open and (any(not s.open for s in self.settings) or (self.vote and not self.vote.open)):
             raise ConfigError("an open sweep runs open settings only")
 
     def fingerprint(self) -> dict:
         return {
-            "settings": [asdict(s) for s in self.settings], "sampling": asdict(self.sampling),
-            "rejection_caps": list(self.rejection_caps), "rejection_max_tries": self.rejection_max_tries,
-            "rejection_sampling": asdict(self.rejection_sampling), "majority_samples": self.majority_samples,
-            "majority_cap": self.majority_cap, "majority_sampling": asdict(self.majority_sampling),
+            "settings": [s.fingerprint() for s in self.settings], "sampling": asdict(self.sampling),
+            "rejections": [r.fingerprint() for r in self.rejections], "rejection_max_tries": self.rejection_max_tries,
+            "rejection_sampling": asdict(self.rejection_sampling),
+            "vote": self.vote.fingerprint() if self.vote else None, "vote_sampling": asdict(self.vote_sampling),
             "open": self.open,
         }
 
@@ -91,9 +94,9 @@ def settings_grid(caps: Sequence[int | str], waits: Sequence[int], *, min_thinki
         if any(waits) or min_thinking:
             raise ConfigError(f"an open sweep takes no Waits and no minimum thinking (waits {list(waits)}, "
                               f"min_thinking {min_thinking})")
-        return [Setting(cap=c, open=True) for c in caps]
+        return [Open(cap=c) for c in caps]
     waits = list(waits or [0])
-    return [Setting(cap=c, num_wait=w, min_thinking=min_thinking, ignore_str=ignore_str)
+    return [Forced(cap=c, num_wait=w, min_thinking=min_thinking, ignore_str=ignore_str)
             for c in caps for w in (waits if wait_caps is None or c in wait_caps else [0])]
 
 
@@ -126,14 +129,13 @@ def sweep_rows(forcer: BudgetForcer, items: Sequence[Item], plan: SweepPlan, *, 
     if plan.settings:
         runner = run_sweep if shared else run_settings_separately
         rows += runner(forcer, items, plan.settings, plan.sampling)
-    for cap in plan.rejection_caps:
-        rows += rejection_sample(forcer, items, cap, max_tries=plan.rejection_max_tries,
+    for rejection in plan.rejections:
+        rows += rejection_sample(forcer, items, rejection, max_tries=plan.rejection_max_tries,
                                  sampling=plan.rejection_sampling)
-    if plan.majority_samples:
-        s = plan.majority_sampling
-        setting = Setting(cap=plan.majority_cap, label=f"maj@{plan.majority_samples}", open=plan.open)
-        rows += run_sweep(forcer, items, [setting], Sampling(temperature=s.temperature,
-                                                             samples=plan.majority_samples, seed=s.seed))
+    if plan.vote:
+        s = plan.vote_sampling
+        rows += run_sweep(forcer, items, [plan.vote], Sampling(temperature=s.temperature, samples=plan.vote.samples,
+                                                                seed=s.seed))
     return rows
 
 
@@ -174,23 +176,34 @@ def grade_rows(rows: Sequence[SampleResult], benchmark: Benchmark, *, judge=None
         replies = judge.chat_many(items, cache_dir=judge_cache, purpose=f"grade-{benchmark.name}")
         graded_rows = [(e, bool(parse_yes_no(replies[k].text)))
                        for k, (e, _) in zip(keys, graded_rows, strict=True)]
+    per_question = Counter((r.qid, r.setting) for r in rows)
     records = []
     for r, (extracted, correct) in zip(rows, graded_rows, strict=True):
-        records.append({"qid": r.qid, "setting": r.setting, "budget": r.budget, "num_wait": r.num_wait,
-                        "sample": r.sample, "thinking": r.thinking, "answer": r.answer,
-                        "thinking_tokens": r.thinking_tokens, "finish": r.finish, "extracted": extracted,
-                        "correct": bool(correct)})
+        records.append({"qid": r.qid, "setting": r.setting, "budget": r.budget, "num_wait": r.num_wait, **r.columns,
+                        "samples_per_question": per_question[r.qid, r.setting], "sample": r.sample,
+                        "thinking": r.thinking, "answer": r.answer, "thinking_tokens": r.thinking_tokens,
+                        "finish": r.finish, "extracted": extracted, "correct": bool(correct)})
     return samples_frame(records)
 
 
+#: samples.parquet's column types (the text columns are str)
+SAMPLE_DTYPES = {"qid": str, "setting": str, "method": str, "cap": "Int64", "budget": "Int64", "num_wait": "int64",
+                 "min_thinking": "int64", "condition": str, "stated_budget": "Int64", "length_class": str,
+                 "forced": bool, "samples_per_question": "int64", "sample": "int64", "thinking_tokens": "int64",
+                 "finish": str, "correct": bool}
+
+
 def samples_frame(records: list[dict] | pd.DataFrame) -> pd.DataFrame:
-    df = pd.DataFrame(records, columns=SAMPLE_COLUMNS)
-    return df.astype({"qid": str, "setting": str, "budget": "Int64", "num_wait": "int64", "sample": "int64",
-                      "thinking_tokens": "int64", "finish": str, "correct": bool})
+    """A samples table with :data:`SAMPLE_COLUMNS` in order and :data:`SAMPLE_DTYPES`."""
+    return pd.DataFrame(records, columns=SAMPLE_COLUMNS).astype(SAMPLE_DTYPES)
 
 
 def validate_samples(df: pd.DataFrame, where: str) -> None:
     """Check a samples table has the documented columns and values."""
+    missing = [c for c in SETTING_COLUMNS if c not in df.columns]
+    if missing and "setting" in df.columns:
+        raise InputFileError(f"{where}: no setting columns {missing}; the table was written before samples.parquet "
+                             "recorded them (docs/file-formats.md): rerun its sweep")
     require_columns(df, SAMPLE_COLUMNS, where)
     bad = sorted(set(df["finish"]) - {"stop", "cap"})
     if bad:
@@ -245,23 +258,17 @@ def run_benchmark_sweep(forcer: BudgetForcer, benchmark: Benchmark, plan: SweepP
 
 
 def _resolve_auto(forcer: BudgetForcer, items: Sequence[Item], plan: SweepPlan) -> SweepPlan:
-    """Replace ``auto`` caps by their value for the whole benchmark, keeping the ``cap=auto`` labels."""
-    def fix(s: Setting) -> Setting:
+    """Replace ``auto`` caps by their value for the whole benchmark (the labels keep ``auto``)."""
+    def fix(s: S) -> S:
         if s.cap != "auto":
             return s
         # compat s1: the longest prompt of the task as asked, a conditional one with its sentence (s1's
         # harness); s1flow: the longest plain prompt, so every setting of a sweep shares one auto cap
         asked = forcer.conditioned(items, s) if forcer.compat == "s1" else items
-        return replace(s, cap=forcer.resolve_cap("auto", asked), label=s.name)
+        return s.resolved(forcer.resolve_cap("auto", asked))
 
-    def fix_cap(c: int | str) -> int | str:
-        return forcer.resolve_cap("auto", items) if c == "auto" else c
-
-    return SweepPlan(settings=[fix(s) for s in plan.settings], sampling=plan.sampling,
-                     rejection_caps=[fix_cap(c) for c in plan.rejection_caps],
-                     rejection_max_tries=plan.rejection_max_tries, rejection_sampling=plan.rejection_sampling,
-                     majority_samples=plan.majority_samples, majority_cap=fix_cap(plan.majority_cap),
-                     majority_sampling=plan.majority_sampling, open=plan.open)
+    return replace(plan, settings=[fix(s) for s in plan.settings], rejections=[fix(r) for r in plan.rejections],
+                   vote=fix(plan.vote) if plan.vote else None)
 
 
 def _digest(items: pd.DataFrame) -> str:

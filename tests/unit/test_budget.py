@@ -17,7 +17,6 @@ from s1flow.budget import (
     BudgetForcer,
     Item,
     Sampling,
-    Setting,
     cut_response,
     derive,
     rejection_sample,
@@ -26,6 +25,7 @@ from s1flow.budget import (
 )
 from s1flow.engines.base import Generation, GenerationRequest
 from s1flow.errors import ConfigError
+from s1flow.setting import Conditional, Forced, Open, Rejection, Vote
 
 
 class ScriptedEngine:
@@ -216,8 +216,8 @@ def test_derive_matches_separate_runs(forcer, engine):
 def test_sweep_equals_setting_by_setting(forcer, engine, sampling):
     engine.stop_every = 8
     items = items_for(forcer, 7)
-    settings = [Setting(cap=c, num_wait=w) for c in (16, 32, 64, "auto") for w in (0, 1, 2)]
-    settings.append(Setting(cap=48, num_wait=1, min_thinking=20))
+    settings = [Forced(cap=c, num_wait=w) for c in (16, 32, 64, "auto") for w in (0, 1, 2)]
+    settings.append(Forced(cap=48, num_wait=1, min_thinking=20))
     shared = run_sweep(forcer, items, settings, sampling)
     engine_tokens_shared = sum(len(r.prompt) for r in engine.requests)
     engine.requests.clear()
@@ -237,37 +237,42 @@ def test_sweep_equals_setting_by_setting(forcer, engine, sampling):
 
 
 def test_setting_names_and_validation():
-    assert Setting(cap=512).name == "cap=512"
-    assert Setting(cap="auto", num_wait=2).name == "cap=auto,wait=2"
-    assert Setting(cap=64, min_thinking=8).name == "cap=64,min=8"
+    assert Forced(cap=512).name == "cap=512"
+    assert Forced(cap="auto", num_wait=2).name == "cap=auto,wait=2"
+    assert Forced(cap=64, min_thinking=8).name == "cap=64,min=8"
     with pytest.raises(ConfigError):
-        Setting(cap=0)
+        Forced(cap=0)
     with pytest.raises(ConfigError):
-        Setting(cap="big")
+        Forced(cap="big")
     with pytest.raises(ConfigError, match="distinct"):
-        run_sweep(None, [], [Setting(cap=4), Setting(cap=4)])  # type: ignore[arg-type]
-    assert Setting(cap=256, open=True).name == "open:cap=256"
-    assert Setting(cap="auto", open=True, label="maj@8").name == "maj@8"
-    with pytest.raises(ConfigError, match="open setting"):
-        Setting(cap=64, num_wait=1, open=True)
-    with pytest.raises(ConfigError, match="open setting"):
-        Setting(cap=64, min_thinking=8, open=True)
+        run_sweep(None, [], [Forced(cap=4), Forced(cap=4)])  # type: ignore[arg-type]
+    assert Open(cap=256).name == "open:cap=256"
+    assert Vote(samples=8, cap="auto", open=True).name == "maj@8"
+    # an open setting forces nothing: it has no Waits, no minimum and no cap that forces
+    with pytest.raises(TypeError, match="num_wait"):
+        Open(cap=64, num_wait=1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="min_thinking"):
+        Open(cap=64, min_thinking=8)  # type: ignore[call-arg]
+    assert (Open(cap=64).num_wait, Open(cap=64).min_thinking, Open(cap=64).forced) == (0, 0, False)
+    assert Rejection(cap=128).name == "rs:cap=128" and Vote(samples=4, cap=64).forced
 
 
 def test_rejection_sampling_accepts_only_fitting_thinking(forcer, engine):
     engine.stop_every = 12
     items = items_for(forcer, 8)
-    rows = rejection_sample(forcer, items, 10, max_tries=30, sampling=Sampling(temperature=1.0, seed=3))
+    rows = rejection_sample(forcer, items, Rejection(cap=10), max_tries=30,
+                            sampling=Sampling(temperature=1.0, seed=3))
     assert len(rows) == 8
     for r in rows:
         assert r.thinking_tokens <= 10 and r.setting == "rs:cap=10"
     assert any(r.finish == "stop" for r in rows)
     # with one try, whatever overran is cut at the cap and forced to answer
-    rows1 = rejection_sample(forcer, items, 3, max_tries=1, sampling=Sampling(temperature=1.0, seed=3))
+    rows1 = rejection_sample(forcer, items, Rejection(cap=3), max_tries=1,
+                             sampling=Sampling(temperature=1.0, seed=3))
     assert all(r.thinking_tokens <= 3 for r in rows1)
     assert all(r.answer.startswith("\nFinal Answer:") for r in rows1 if r.finish == "cap")
     with pytest.raises(ConfigError):
-        rejection_sample(forcer, items, 10, sampling=Sampling(temperature=0.0))
+        rejection_sample(forcer, items, Rejection(cap=10), sampling=Sampling(temperature=0.0))
 
 
 def test_delimiters_must_be_single_tokens(engine, tokenizer):
@@ -307,7 +312,7 @@ def test_open_response_is_the_models_own_generation(tokenizer):
     engine = CannedEngine(len(tokenizer) - 1, [direct, sectioned])
     forcer = BudgetForcer(engine, tokenizer, answer_max_tokens=7, max_gen_toks=400)
     items = items_for(forcer, 2)
-    rows = run_sweep(forcer, items, [Setting(cap=40, open=True)])
+    rows = run_sweep(forcer, items, [Open(cap=40)])
     req = engine.requests[0]
     assert tokenizer.decode(req.prompt).endswith("<|im_start|>assistant\n")
     assert list(req.prompt) + forcer.think_start_ids == items[0].prompt  # the prompt without the thinking start
@@ -320,7 +325,7 @@ def test_open_response_is_the_models_own_generation(tokenizer):
     # a response longer than cap + answer_max_tokens is cut there and marked as capped
     engine.replies = [direct * 5, direct]
     engine.requests.clear()
-    cut = run_sweep(forcer, items, [Setting(cap=8, open=True)])
+    cut = run_sweep(forcer, items, [Open(cap=8)])
     assert cut[0].finish == "cap" and cut[0].thinking_tokens == 15 and cut[1].finish == "stop"
 
 
@@ -336,7 +341,7 @@ def test_open_sweep_equals_setting_by_setting(forcer, engine, tokenizer, samplin
     """Open settings share one response per question and sample; each cap is that response's prefix."""
     engine.stop_every = 15
     items = items_for(forcer, 8)
-    settings = [Setting(cap=c, open=True) for c in (4, 12, 30)] + [Setting(cap=30, label="maj@3", open=True)]
+    settings = [Open(cap=c) for c in (4, 12, 30)] + [Vote(samples=3, cap=30, open=True)]
     shared = run_sweep(forcer, items, settings, sampling)
     assert len(engine.requests) == 8 * sampling.samples  # one generation per (question, sample)
     assert all(tokenizer.decode(r.prompt).endswith("assistant\n") for r in engine.requests)
@@ -398,7 +403,7 @@ def test_step_markers_do_not_end_the_thinking(tokenizer):
     enc = lambda text: tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
     item_text = "What is 7 plus 5?"
     probe = BudgetForcer(ScriptEngine(len(tokenizer) - 1, {}), tokenizer, answer_max_tokens=8)
-    setting = Setting(cap=200, condition="steps", condition_value=2, forced=False)
+    setting = Conditional(cap=200, condition="steps", condition_value=2, forced=False)
     prompt = probe.prompt_ids(item_text + setting.suffix)
     body = "<|im_start|>2 steps left\n7 plus 3 is 10.<|im_start|>1 steps left\nThen 2 more is 12."
     script = enc(body + "<|im_start|>answer\nAnswer: 12<|im_end|>")
@@ -415,7 +420,7 @@ def test_step_markers_do_not_end_the_thinking(tokenizer):
     plain = forcer.think([Item("q", prompt, item_text)], [0], cap=200, num_wait=0)
     assert plain[0].tokens == [] and plain[0].finish == "stop"
     # with budget forcing at 2 steps x 6 tokens, the cap cuts the second step and forces the answer
-    forced = Setting(cap=12, condition="steps", condition_value=2)
+    forced = Conditional(cap=12, condition="steps", condition_value=2)
     [cut] = run_sweep(forcer, [item], [forced])
     assert cut.setting == "steps=2,cap=12" and cut.finish == "cap" and len(cut.thinking_ids) == 12
     # thinking tokens leave the markers out
@@ -425,18 +430,18 @@ def test_step_markers_do_not_end_the_thinking(tokenizer):
 
 
 def test_conditional_settings_names_and_validation():
-    assert Setting(cap=512, condition="tokens", condition_value=256, forced=False).name == "tok=256"
-    assert Setting(cap=256, condition="tokens", condition_value=256).name == "tok=256,cap=256"
-    assert Setting(cap=64, condition="class", condition_value="long", forced=False).name == "class=long"
-    assert Setting(cap=64, condition="class", condition_value="short").suffix.startswith("\n\nAnswer after a short")
-    assert Setting(cap=64, condition="steps", condition_value=4).markers
-    assert not Setting(cap=64, condition="class", condition_value="long").markers
+    assert Conditional(cap=512, condition="tokens", condition_value=256, forced=False).name == "tok=256"
+    assert Conditional(cap=256, condition="tokens", condition_value=256).name == "tok=256,cap=256"
+    assert Conditional(cap=64, condition="class", condition_value="long", forced=False).name == "class=long"
+    assert Conditional(cap=64, condition="class", condition_value="short").suffix.startswith("\n\nAnswer after a short")
+    assert Conditional(cap=64, condition="steps", condition_value=4).markers
+    assert not Conditional(cap=64, condition="class", condition_value="long").markers
     with pytest.raises(ConfigError):
-        Setting(cap=64, condition="tokens", condition_value=0)
+        Conditional(cap=64, condition="tokens", condition_value=0)
     with pytest.raises(ConfigError):
-        Setting(cap=64, condition="class", condition_value="medium")
-    with pytest.raises(ConfigError, match="conditional"):
-        Setting(cap=64, forced=False)
+        Conditional(cap=64, condition="class", condition_value="medium")
+    with pytest.raises(TypeError, match="forced"):  # only a conditional setting can run without forcing
+        Forced(cap=64, forced=False)  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize("sampling", [Sampling(), Sampling(temperature=1.0, samples=2, seed=4)],
@@ -446,12 +451,12 @@ def test_conditional_sweep_equals_setting_by_setting(forcer, engine, sampling):
     engine.stop_every = 6
     items = [Item(f"q{i}", forcer.prompt_ids(f"What is {i} + {i * 7}?"), f"What is {i} + {i * 7}?")
              for i in range(6)]
-    settings = [Setting(cap=60, condition="steps", condition_value=4, forced=False),
-                Setting(cap=24, condition="steps", condition_value=4),
-                Setting(cap=60, condition="tokens", condition_value=32, forced=False),
-                Setting(cap=32, condition="tokens", condition_value=32),
-                Setting(cap=60, condition="class", condition_value="short", forced=False),
-                Setting(cap=32)]
+    settings = [Conditional(cap=60, condition="steps", condition_value=4, forced=False),
+                Conditional(cap=24, condition="steps", condition_value=4),
+                Conditional(cap=60, condition="tokens", condition_value=32, forced=False),
+                Conditional(cap=32, condition="tokens", condition_value=32),
+                Conditional(cap=60, condition="class", condition_value="short", forced=False),
+                Forced(cap=32)]
     shared = run_sweep(forcer, items, settings, sampling)
     separate = run_settings_separately(forcer, items, settings, sampling)
     for a, b in zip(shared, separate, strict=True):

@@ -17,10 +17,11 @@ from test_budget import ScriptedEngine  # the hash engine of the shared-prefix t
 from transformers import AutoTokenizer
 
 from s1flow.benchmarks import benchmark_from_table
-from s1flow.budget import BudgetForcer, Item, Sampling, Setting, rejection_sample, run_settings_separately, run_sweep
+from s1flow.budget import BudgetForcer, Item, Sampling, rejection_sample, run_settings_separately, run_sweep
 from s1flow.engines.base import Generation, GenerationRequest
 from s1flow.errors import ConfigError
 from s1flow.grading import answer_section
+from s1flow.setting import Conditional, Forced, Rejection
 from s1flow.sweep import grade_rows, graded_text
 
 
@@ -132,14 +133,14 @@ def test_s1_every_segment_asks_for_the_full_cap_and_the_thinking_is_cut_afterwar
     assert [r.min_tokens for r in engine.requests] == [1, 1]
     assert th.tokens == full and th.finish == "stop"
     # the joined 4 + w + 8 tokens are cut to the cap; the last segment ended on its own: no forced answer
-    rows = run_settings_separately(forcer, [item], [Setting(cap=cap, num_wait=1)])
+    rows = run_settings_separately(forcer, [item], [Forced(cap=cap, num_wait=1)])
     (row,) = rows
     assert row.thinking_ids == full[:cap] and row.finish == "stop" and row.thinking_tokens == cap
     assert engine.requests[-1].prompt[-len(forcer.answer_start_ids):] == forcer.answer_start_ids
     assert "Final Answer:" not in row.answer
     # s1flow's semantics on the same script: the second segment may use only what is left of the cap
     engine2, forcer2, _ = make(tok, t, engine.script)
-    (row2,) = run_settings_separately(forcer2, [item], [Setting(cap=cap, num_wait=1)])
+    (row2,) = run_settings_separately(forcer2, [item], [Forced(cap=cap, num_wait=1)])
     assert [r.max_tokens for r in engine2.requests[:2]] == [cap, cap - 4 - w]
     assert row2.thinking_ids == full[:cap] and row2.finish == "cap" and row2.answer.startswith("\nFinal Answer:")
 
@@ -153,7 +154,7 @@ def test_s1_newline_test_reads_the_uncut_text(tok, t):
     seg2 = [*L[3:10], t["NL"]]
     script = [*L[:3], t["S"], *([t["F"]] * (w - 1)), *seg2, *L]
     engine, forcer, item = make(tok, t, script, compat="s1")
-    (row,) = run_settings_separately(forcer, [item], [Setting(cap=cap, num_wait=1)])
+    (row,) = run_settings_separately(forcer, [item], [Forced(cap=cap, num_wait=1)])
     uncut = [*L[:3], *ids(tok, "Wait"), *seg2]
     assert row.finish == "cap" and row.thinking_ids == uncut[:cap]
     assert not tok.decode(uncut[:cap]).endswith("\n") and tok.decode(uncut).endswith("\n")
@@ -162,7 +163,7 @@ def test_s1_newline_test_reads_the_uncut_text(tok, t):
                                                                                    *forcer.forced_end_ids]
     # s1flow tests the cut text, which needs the newline first
     engine2, forcer2, _ = make(tok, t, script)
-    (row2,) = run_settings_separately(forcer2, [item], [Setting(cap=cap, num_wait=1)])
+    (row2,) = run_settings_separately(forcer2, [item], [Forced(cap=cap, num_wait=1)])
     assert list(engine2.requests[-1].prompt[-len(forcer2.forced_end_ids) - 1:]) == [
         *forcer2.newline_ids, *forcer2.forced_end_ids][-len(forcer2.forced_end_ids) - 1:]
 
@@ -184,8 +185,8 @@ def test_s1_shared_prefix_sweep_equals_setting_by_setting(tiny_model_dir, tok, s
     engine = ScriptedEngine(len(tok) - 1, stop_every=7)
     forcer = BudgetForcer(engine, tok, answer_max_tokens=12, max_gen_toks=400, compat="s1")
     items = [Item(f"q{i}", forcer.prompt_ids(f"What is {i} + {i * 3}?"), f"What is {i}?") for i in range(8)]
-    settings = [Setting(cap=c, num_wait=w) for c in (6, 16, 40, "auto") for w in (0, 1, 2, 4)]
-    settings += [Setting(cap=30, min_thinking=12), Setting(cap=30, num_wait=2, min_thinking=12)]
+    settings = [Forced(cap=c, num_wait=w) for c in (6, 16, 40, "auto") for w in (0, 1, 2, 4)]
+    settings += [Forced(cap=30, min_thinking=12), Forced(cap=30, num_wait=2, min_thinking=12)]
     shared = run_sweep(forcer, items, settings, sampling)
     separate = run_settings_separately(forcer, items, settings, sampling)
     assert len(shared) == len(separate) == len(items) * len(settings) * sampling.samples
@@ -204,17 +205,17 @@ def test_s1_rejection_accepts_at_most_b_tokens_counting_the_stop(tok, t):
     b = 5
     script = [*L[:5], t["S"], *L]  # a thinking of exactly B tokens, then the stop (B + 1 generated)
     engine, forcer, item = make(tok, t, script, compat="s1")
-    (row,) = rejection_sample(forcer, [item], b, max_tries=3, sampling=Sampling(temperature=1.0))
+    (row,) = rejection_sample(forcer, [item], Rejection(cap=b), max_tries=3, sampling=Sampling(temperature=1.0))
     assert [r.max_tokens for r in engine.requests[:3]] == [b + 1] * 3  # three tries, every one rejected
     assert row.finish == "cap" and row.thinking_ids == L[:5]  # the last try is kept, with the forced end
     engine2, forcer2, _ = make(tok, t, script)  # s1flow accepts a thinking of B tokens that ended on its own
-    (row2,) = rejection_sample(forcer2, [item], b, max_tries=3, sampling=Sampling(temperature=1.0))
+    (row2,) = rejection_sample(forcer2, [item], Rejection(cap=b), max_tries=3, sampling=Sampling(temperature=1.0))
     assert row2.finish == "stop" and row2.thinking_ids == L[:5] and len(engine2.requests) == 2  # 1 try + answer
     engine3, forcer3, _ = make(tok, t, [*L[:4], t["S"], *L], compat="s1")  # B - 1 tokens: accepted
-    (row3,) = rejection_sample(forcer3, [item], b, max_tries=0, sampling=Sampling(temperature=1.0))
+    (row3,) = rejection_sample(forcer3, [item], Rejection(cap=b), max_tries=0, sampling=Sampling(temperature=1.0))
     assert row3.finish == "stop" and row3.thinking_ids == L[:4]
     with pytest.raises(ConfigError, match="rejection_max_tries"):
-        rejection_sample(forcer3, [item], b, max_tries=-1)
+        rejection_sample(forcer3, [item], Rejection(cap=b), max_tries=-1)
 
 
 # --------------------------------------------------------------------------- step-conditional forcing
@@ -227,7 +228,7 @@ def test_s1_step_forcing_ends_at_im_start_zero_with_cap_auto(tok, t):
     five = one(tok, "5")
     # x1 <|im_start|>5 x2 <|im_start|>answer x3 <|im_start|>0 x4 ...
     script = [L[0], t["S"], five, L[1], t["S"], answer, L[2], t["S"], zero, L[3], *L]
-    setting = Setting(cap="auto", condition="steps", condition_value=4, forced=True)
+    setting = Conditional(cap="auto", condition="steps", condition_value=4, forced=True)
     engine, forcer, item = make(tok, t, script, compat="s1", max_gen_toks=400)
     forcer.engine.base = forcer.conditioned([item], setting)[0].prompt
     assert forcer.end_token(setting) == zero
@@ -239,7 +240,7 @@ def test_s1_step_forcing_ends_at_im_start_zero_with_cap_auto(tok, t):
     (row2,) = run_settings_separately(forcer2, [item], [setting])
     assert row2.thinking_ids == [L[0], t["S"], five, L[1]]
     # in compat s1 an unforced step setting stops at the first <|im_start|>, as s1's harness does
-    unforced = Setting(cap=40, condition="steps", condition_value=4, forced=False)
+    unforced = Conditional(cap=40, condition="steps", condition_value=4, forced=False)
     (row3,) = run_settings_separately(forcer, [item], [unforced])
     assert row3.thinking_ids == [L[0]]
 
@@ -267,7 +268,8 @@ def test_a_boxed_number_in_the_thinking_does_not_beat_the_final_answer(tok, t):
 
     bench = benchmark_from_table(pd.DataFrame({"id": ["1"], "problem": ["x?"], "answer": ["5"]}), name="b",
                                  where="t", seed=0)
-    row = SampleResult(qid="1", setting="cap=8", budget=8, num_wait=0, sample=0, thinking="so \\boxed{3} then\n",
+    row = SampleResult(qid="1", setting="cap=8", budget=8, num_wait=0, sample=0, columns=Forced(cap=8).columns(),
+                       thinking="so \\boxed{3} then\n",
                        answer="\nFinal Answer: 5", thinking_tokens=8, finish="cap",
                        output="<|im_start|>think" + "so \\boxed{3} then\n" + "<|im_start|>answer" + "\nFinal Answer: 5")
     assert graded_text(row) == "Final Answer: 5"
@@ -296,7 +298,7 @@ def test_length_control_sentences_follow_s1s_task_text(tok, t):
     }
     for (kind, value), text in expected.items():
         (asked,) = forcer.conditioned([Item("g", forcer.prompt_ids(gpqa), gpqa)],
-                                      Setting(condition=kind, condition_value=value, cap=32))
+                                      Conditional(condition=kind, condition_value=value, cap=32))
         assert asked.prompt == forcer.prompt_ids(text)
 
 

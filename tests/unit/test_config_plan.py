@@ -11,6 +11,7 @@ from conftest import REPO
 from s1flow.config import load_config, load_plan, run_plan, validated
 from s1flow.config.loading import schema_default
 from s1flow.errors import ConfigError, InputFileError
+from s1flow.setting import Rejection, Vote
 
 DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
@@ -59,13 +60,13 @@ def test_each_models_sweep_in_the_default_config():
     # s1k: caps 32..256 x waits 0/1, rejection sampling at 128, the class prompts at the limit
     grid = [f"cap={c}" + (f",wait={w}" if w else "") for c in (32, 64, 128, 256) for w in (0, 1)]
     assert setting_names(plan, "s1k") == [*grid, "class=long", "class=short"]
-    assert plan.sweep("s1k").sweep_plan(seed=0).rejection_caps == [128]
+    assert [r.name for r in plan.sweep("s1k").sweep_plan(seed=0).rejections] == ["rs:cap=128"]
     # random: the ablation setting alone
     assert setting_names(plan, "random") == ["cap=256"]
     # base: its own response at the ablation cap, and the majority vote of 8 at cap 64
     base = plan.sweep("base").sweep_plan(seed=0)
-    assert [s.name for s in base.settings] == ["open:cap=256"] and base.majority_samples == 8
-    assert base.majority_cap == 64 and base.open
+    assert [s.name for s in base.settings] == ["open:cap=256"] and base.vote == Vote(samples=8, cap=64, open=True)
+    assert base.open and base.vote_sampling.temperature == 1.0
     # the length-controlled models: each budget alone (limit 128), then forced at budget x unit
     assert setting_names(plan, "tokencond") == ["tok=32", "tok=32,cap=32", "tok=128", "tok=128,cap=128"]
     assert setting_names(plan, "stepcond") == ["steps=2", "steps=2,cap=32", "steps=8", "steps=8,cap=128"]
@@ -143,5 +144,5 @@ def test_paper_configs_plan_on_top_of_the_default(name):
     caps = ["cap=500", "cap=1000", "cap=2000", "cap=4000", "cap=8000", "cap=16000", "cap=auto"]
     assert setting_names(plan, "s1k")[:11] == [*caps, "cap=auto,wait=1", "cap=auto,wait=2", "cap=auto,wait=4",
                                                "cap=auto,wait=6"]
-    assert plan.sweep("s1k").sweep_plan(seed=0).rejection_caps == [4000, 8000]
+    assert plan.sweep("s1k").sweep_plan(seed=0).rejections == [Rejection(cap=4000), Rejection(cap=8000)]
     assert setting_names(plan, "random") == ["cap=auto"]

@@ -160,7 +160,7 @@ def test_shuffled_first_n_is_datasets_shuffle_then_select(monkeypatch):
 
     from s1flow.sources import pool_source, presets
 
-    monkeypatch.setattr(presets, "XWORD_SAMPLE_SIZE", 3)
+    monkeypatch.setattr(presets.base, "XWORD_SAMPLE_SIZE", 3)
     ev = _words("e")
     clues = [f"clue {i} " + (ev if i == 3 else _words(f"c{i}_")) for i in range(10)]
     raw = pd.DataFrame({"input": [f"### Clue: {c}" for c in clues], "output": [f"A{i}" for i in range(10)]})

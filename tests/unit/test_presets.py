@@ -278,7 +278,7 @@ def test_numinamath_takes_the_fixed_500(tmp_path: Path) -> None:
 
 
 def test_numinamath_without_the_fixed_list_samples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(presets, "NUMINAMATH_SAMPLE_SIZE", 3)
+    monkeypatch.setattr(presets.base, "NUMINAMATH_SAMPLE_SIZE", 3)
     raw = pd.DataFrame(_numina_rows())  # a local copy of NuminaMath-CoT alone
     norm = presets.PRESETS["numinamath"].normalise
     out = norm(raw, where="numina.jsonl", seed=1)
@@ -413,13 +413,13 @@ def test_scieval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert_metadata_keys(out, ["id", "topic", "ability", "type", "task_name"])
     # rows 0-2 optics, 3-5 bonds (SocraticQA), 6-8 MedQA, 9-10 PubMedQA, 11-12 reagent selection
     preset = presets.PRESETS["scieval"]
-    monkeypatch.setattr(presets, "SCIEVAL_SAMPLE_SIZE", 8)
+    monkeypatch.setattr(presets.base, "SCIEVAL_SAMPLE_SIZE", 8)
     # balanced: round-robin over the tasks (sorted), within SocraticQA over its topics
     assert preset.selection("balanced")(out).tolist() == [0, 3, 6, 7, 9, 10, 11, 12]
     # s1's walk: quota 2 per task, 1 per topic value (Optics, Bonds, null); a topic pick also
     # spends SocraticQA's quota, and a row is taken again while its task has quota
     assert preset.selection("s1")(out).tolist() == [0, 0, 3, 6, 6, 7, 9, 10]
-    monkeypatch.setattr(presets, "SCIEVAL_SAMPLE_SIZE", 3)
+    monkeypatch.setattr(presets.base, "SCIEVAL_SAMPLE_SIZE", 3)
     # quota 1 per task and topic: the picks step from 2 to 4, so the walk runs to the end
     assert preset.selection("s1")(out).tolist() == [0, 3, 6, 6, 9, 11]
     assert preset.selection("s1")(out.iloc[:0]).tolist() == []
@@ -703,7 +703,7 @@ def test_gpqa_extended(tmp_path: Path) -> None:
 
 
 def test_xword(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(presets, "XWORD_SAMPLE_SIZE", 3)
+    monkeypatch.setattr(presets.base, "XWORD_SAMPLE_SIZE", 3)
     rows = [
         {
             "instruction": "Solve this crossword",

@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 import pytest
+from conftest import setting_row
 
 from s1flow.errors import InputFileError
 from s1flow.report.methods import (
@@ -19,50 +20,66 @@ from s1flow.report.methods import (
     vote_counts,
     write_methods,
 )
+from s1flow.setting import Conditional, Forced, Open, Rejection, Vote
+from s1flow.sweep import samples_frame
 
-COLS = ["qid", "setting", "budget", "num_wait", "sample", "thinking", "answer", "thinking_tokens", "finish",
-        "extracted", "correct"]
 
-
-def row(qid, setting, budget, tokens, correct, *, sample=0, extracted=None):
+def row(qid, setting, budget, tokens, correct, *, sample=0, extracted=None, thinking="t"):
     extracted = extracted if extracted is not None else ("1" if correct else "2")
-    return (qid, setting, budget, 0, sample, "t", "a", tokens, "stop", extracted, correct)
+    return setting_row(setting, qid=qid, budget=budget, sample=sample, thinking=thinking, answer="a",
+                       thinking_tokens=tokens, finish="stop", extracted=extracted, correct=correct)
+
+
+def frame(rows) -> pd.DataFrame:
+    return samples_frame(rows)
+
+
+F, R, V = Forced, Rejection, Vote
+
+
+def cond(condition, value, cap=256, forced=False):
+    return Conditional(condition=condition, condition_value=value, cap=cap, forced=forced)
 
 
 def table() -> pd.DataFrame:
     rows = [
         # budget forcing. cap=100: tokens (100 + 60) / 2 = 80, 1 of 2 correct = 50 %
-        row("q1", "cap=100", 100, 100, True), row("q2", "cap=100", 100, 60, False),
+        row("q1", F(cap=100), 100, 100, True), row("q2", F(cap=100), 100, 60, False),
         # cap=150: tokens (170 + 150) / 2 = 160 > 150 (over budget), 50 %
-        row("q1", "cap=150", 150, 170, True), row("q2", "cap=150", 150, 150, False),
+        row("q1", F(cap=150), 150, 170, True), row("q2", F(cap=150), 150, 150, False),
         # cap=400: tokens (300 + 340) / 2 = 320, 100 %
-        row("q1", "cap=400", 400, 300, True), row("q2", "cap=400", 400, 340, True),
+        row("q1", F(cap=400), 400, 300, True), row("q2", F(cap=400), 400, 340, True),
         # rejection sampling. rs:cap=200: tokens 120, 50 %; rs:cap=400: tokens 240, 0 %
-        row("q1", "rs:cap=200", 200, 100, True), row("q2", "rs:cap=200", 200, 140, False),
-        row("q1", "rs:cap=400", 400, 200, False), row("q2", "rs:cap=400", 400, 280, False),
-        # a setting no method claims
-        row("q1", "tok:cap=512", 512, 10, True), row("q2", "tok:cap=512", 512, 10, True),
+        row("q1", R(cap=200), 200, 100, True), row("q2", R(cap=200), 200, 140, False),
+        row("q1", R(cap=400), 400, 200, False), row("q2", R(cap=400), 400, 280, False),
+        # a setting no method claims: the model's own response
+        row("q1", Open(cap=512), 512, 10, True), row("q2", Open(cap=512), 512, 10, True),
     ]
     # majority voting over 4 samples of 100 tokens each (gold "1"):
     #   q1 answers 5, 7, 7, 5 with 5 right -> ties go to the first seen answer, 5: right for k = 1, 2, 4
     #   q2 answers 3, 1, 1, 1 with 1 right -> k = 1: 3 wrong; k = 2: tie, 3 first, wrong; k = 4: 1 right
     # accuracy 50, 50, 100 %; compute per question = k * 100 tokens -> 100, 200, 400
     for s, (e1, e2) in enumerate(zip("5775", "3111", strict=True)):
-        rows.append(row("q1", "maj@4", 28000, 100, e1 == "5", sample=s, extracted=e1))
-        rows.append(row("q2", "maj@4", 28000, 100, e2 == "1", sample=s, extracted=e2))
-    return pd.DataFrame(rows, columns=COLS)
+        rows.append(row("q1", V(samples=4), 28000, 100, e1 == "5", sample=s, extracted=e1))
+        rows.append(row("q2", V(samples=4), 28000, 100, e2 == "1", sample=s, extracted=e2))
+    return frame(rows)
 
 
 @pytest.mark.parametrize(("setting", "method"), [
-    ("cap=512", "budget forcing"), ("cap=auto", "budget forcing"), ("cap=auto,wait=2", "budget forcing"),
-    ("cap=64,min=8", "budget forcing"), ("rs:cap=512", "rejection sampling"), ("maj@16", "majority voting"),
-    ("tok:cap=512", None), ("maj@x", None), ("tok=256", "token-conditional"),
-    ("tok=256,cap=256", "token-conditional + budget forcing"), ("steps=8", "step-conditional"),
-    ("steps=8,cap=800", "step-conditional + budget forcing"), ("class=long", "class-conditional"),
-    ("class=short", "class-conditional"), ("class=medium", None), ("open:cap=256", None),
+    (F(cap=512), "budget forcing"), (F(cap="auto"), "budget forcing"), (F(cap="auto", num_wait=2), "budget forcing"),
+    (F(cap=64, min_thinking=8), "budget forcing"), (R(cap=512), "rejection sampling"),
+    (V(samples=16), "majority voting"), (V(samples=16, open=True), "majority voting"),
+    (cond("tokens", 256), "token-conditional"),
+    (cond("tokens", 256, forced=True), "token-conditional + budget forcing"),
+    (cond("steps", 8), "step-conditional"), (cond("steps", 8, 800, True), "step-conditional + budget forcing"),
+    (cond("class", "long"), "class-conditional"), (cond("class", "short", forced=True), "class-conditional"),
+    (Open(cap=256), None),
 ])
 def test_classification(setting, method):
-    m = method_of(setting)
+    """Methods come from the typed columns; the label is never read (an unknown label changes nothing)."""
+    m = method_of(setting.columns())
+    assert (m.name if m else None) == method
+    m = method_of({**setting.columns(), "setting": "anything"})
     assert (m.name if m else None) == method
 
 
@@ -110,7 +127,7 @@ def test_metrics_by_hand():
 
 
 def test_table_order_and_writers(tmp_path):
-    only_bf = table()[lambda d: d["setting"].str.startswith("cap=")]
+    only_bf = table()[lambda d: d["method"] == "budget_forcing"]
     tables = {("s1k", "aime"): table(), ("base", "aime"): only_bf, ("s1k", "math"): only_bf}
     out = methods_table(tables)
     assert out[["evalset", "method", "model"]].values.tolist() == [
@@ -141,7 +158,7 @@ def test_majority_voting_needs_its_samples():
 
 def test_one_majority_setting_per_table():
     df = table()
-    extra = df[df["setting"] == "maj@4"].assign(setting="maj@2")[lambda d: d["sample"] < 2]
+    extra = df[df["setting"] == "maj@4"].assign(setting="maj@2", samples_per_question=2)[lambda d: d["sample"] < 2]
     with pytest.raises(InputFileError, match=r"several majority-voting settings \['maj@4', 'maj@2'\]"):
         setting_points(pd.concat([df, extra]), model="s1k", evalset="aime")
 
@@ -159,7 +176,7 @@ def test_missing_column():
 
 
 def crow(qid, setting, budget, tokens, correct, thinking="t"):
-    return (qid, setting, budget, 0, 0, thinking, "a", tokens, "stop", "1" if correct else "2", correct)
+    return row(qid, setting, budget, tokens, correct, thinking=thinking)
 
 
 def test_conditional_methods_by_hand():
@@ -173,16 +190,16 @@ def test_conditional_methods_by_hand():
     m = "<|im_start|>{} steps left\n"
     three, one, two = m.format(3) + m.format(2) + m.format(1), m.format(1), m.format(2) + m.format(1)
     rows = [
-        crow("q1", "tok=64", 256, 40, True), crow("q2", "tok=64", 256, 60, False),
-        crow("q1", "tok=32", 256, 40, True), crow("q2", "tok=32", 256, 40, True),
-        crow("q1", "tok=32,cap=32", 32, 30, False), crow("q2", "tok=32,cap=32", 32, 30, True),
-        crow("q1", "steps=2", 256, 90, True, three), crow("q2", "steps=2", 256, 30, False, one),
-        crow("q1", "steps=1", 256, 60, False, two), crow("q2", "steps=1", 256, 60, False, two),
-        crow("q1", "cap=256", 256, 100, True), crow("q2", "cap=256", 256, 100, False),
-        crow("q1", "class=long", 256, 140, True), crow("q2", "class=long", 256, 100, True),
-        crow("q1", "class=short", 256, 100, False), crow("q2", "class=short", 256, 120, False),
+        crow("q1", cond("tokens", 64), 256, 40, True), crow("q2", cond("tokens", 64), 256, 60, False),
+        crow("q1", cond("tokens", 32), 256, 40, True), crow("q2", cond("tokens", 32), 256, 40, True),
+        crow("q1", cond("tokens", 32, 32, True), 32, 30, False), crow("q2", cond("tokens", 32, 32, True), 32, 30, True),
+        crow("q1", cond("steps", 2), 256, 90, True, three), crow("q2", cond("steps", 2), 256, 30, False, one),
+        crow("q1", cond("steps", 1), 256, 60, False, two), crow("q2", cond("steps", 1), 256, 60, False, two),
+        crow("q1", F(cap=256), 256, 100, True), crow("q2", F(cap=256), 256, 100, False),
+        crow("q1", cond("class", "long"), 256, 140, True), crow("q2", cond("class", "long"), 256, 100, True),
+        crow("q1", cond("class", "short"), 256, 100, False), crow("q2", cond("class", "short"), 256, 120, False),
     ]
-    got = method_rows(pd.DataFrame(rows, columns=COLS), model="m", evalset="e").set_index("method")
+    got = method_rows(frame(rows), model="m", evalset="e").set_index("method")
     assert got.loc["token-conditional", "control"] == pytest.approx(0.5)
     assert got.loc["token-conditional + budget forcing", "control"] == pytest.approx(1.0)
     assert got.loc["step-conditional", "control"] == pytest.approx(0.5)
@@ -193,6 +210,6 @@ def test_conditional_methods_by_hand():
     assert got.loc["token-conditional", "performance"] == pytest.approx(100.0)
     assert got.loc["class-conditional", "n_settings"] == 2
     # without a plain setting at the same cap there is nothing to hold the class prompts to
-    no_ref = pd.DataFrame([r for r in rows if r[1] != "cap=256"], columns=COLS)
+    no_ref = frame([r for r in rows if r["setting"] != "cap=256"])
     assert math.isnan(method_rows(no_ref, model="m", evalset="e").set_index("method")
                       .loc["class-conditional", "control"])

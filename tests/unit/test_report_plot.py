@@ -2,32 +2,61 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
 from s1flow.errors import InputFileError
 from s1flow.report.methods import POINT_COLUMNS
 from s1flow.report.scaling_plot import plot_scaling, point_label, scaling_figure
+from s1flow.setting import Conditional, Forced, Open, Rejection, Vote
+
+
+def pt(evalset, method, model, setting, budget, tokens, acc, within=math.nan):
+    """A point of `setting` (an s1flow.setting kind) with its typed columns, as method_points makes it."""
+    c = setting.columns()
+    return {"evalset": evalset, "method": method, "model": model, "setting": setting.name,
+            "cap": math.nan if c["cap"] is None else c["cap"], "num_wait": setting.num_wait,
+            "min_thinking": c["min_thinking"], "stated_budget": math.nan if c["stated_budget"] is None
+            else c["stated_budget"], "length_class": c["length_class"],
+            "votes": setting.samples if isinstance(setting, Vote) else math.nan, "budget": budget,
+            "mean_thinking_tokens": tokens, "accuracy": acc, "within": within}
+
+
+def frame(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=POINT_COLUMNS)
 
 
 def points(evalsets=("aime24", "math500")) -> pd.DataFrame:
     rows = []
     for k, e in enumerate(evalsets):
         for cap, tokens, acc in ((512, 500, 20 + k), (1024, 1000, 30 + k), (2048, 1900, 38 + k)):
-            rows.append((e, "budget forcing", "s1k", f"cap={cap}", cap, tokens, acc))
-        rows.append((e, "budget forcing", "s1k", "cap=auto,wait=2", 30000, 4000, 45 + k))
-        rows.append((e, "rejection sampling", "s1k", "rs:cap=1024", 1024, 700, 25 + k))
+            rows.append(pt(e, "budget forcing", "s1k", Forced(cap=cap), cap, tokens, acc))
+        rows.append(pt(e, "budget forcing", "s1k", Forced(cap="auto", num_wait=2), 30000, 4000, 45 + k))
+        rows.append(pt(e, "rejection sampling", "s1k", Rejection(cap=1024), 1024, 700, 25 + k))
         for n, tokens, acc in ((1, 800, 15), (4, 3200, 22), (16, 12800, 30)):
-            rows.append((e, "majority voting", "s1k", f"maj@{n}", float("nan"), tokens, acc + k))
-    return pd.DataFrame(rows, columns=POINT_COLUMNS[:-1]).assign(within=float("nan"))
+            rows.append(pt(e, "majority voting", "s1k", Vote(samples=n), math.nan, tokens, acc + k))
+    return frame(rows)
 
 
-@pytest.mark.parametrize(("setting", "label"), [
-    ("cap=512", "512"), ("cap=auto", "auto"), ("cap=auto,wait=2", "w2"), ("cap=512,wait=1", "512w1"),
-    ("cap=64,min=8", "64 m8"), ("rs:cap=1024", "1024"), ("maj@4", "@4"), ("other", "other"),
+@pytest.mark.parametrize(("method", "setting", "label"), [
+    ("budget forcing", Forced(cap=512), "512"), ("budget forcing", Forced(cap="auto"), "auto"),
+    ("budget forcing", Forced(cap="auto", num_wait=2), "w2"),
+    ("budget forcing", Forced(cap="auto", num_wait=2).resolved(900), "w2"),
+    ("budget forcing", Forced(cap=512, num_wait=1), "512w1"),
+    ("budget forcing", Forced(cap=64, min_thinking=8), "64 m8"),
+    ("rejection sampling", Rejection(cap=1024), "1024"), ("majority voting", Vote(samples=4), "@4"),
+    ("token-conditional", Conditional(condition="tokens", condition_value=64, cap=512, forced=False), "64"),
+    ("step-conditional + budget forcing", Conditional(condition="steps", condition_value=8, cap=128), "8s"),
+    ("class-conditional", Conditional(condition="class", condition_value="short", cap=512), "short"),
+    ("another method", Open(cap=256), "open:cap=256"),
 ])
-def test_point_label(setting, label):
-    assert point_label(setting) == label
+def test_point_label(method, setting, label):
+    """Labels come from the typed columns, whatever the setting label says."""
+    point = pt("e", method, "m", setting, 0, 1, 1)
+    assert point_label(point) == label
+    assert method == "another method" or point_label({**point, "setting": "x"}) == label
 
 
 def test_files_are_written(tmp_path):
@@ -57,11 +86,11 @@ def test_figure_content():
 
 def test_waits_on_one_cap_are_one_line_from_that_cap():
     """s1's Figure 4a: 1/2/4/6 Waits extend cap auto alone; they continue its point in Wait order."""
-    rows = [("aime24", "budget forcing", "s1k", f"cap={c}", c, t, a)
+    rows = [pt("aime24", "budget forcing", "s1k", Forced(cap=c), 3000 if c == "auto" else c, t, a)
             for c, t, a in ((512, 500, 20), (1024, 1000, 30), ("auto", 3000, 40))]
-    rows += [("aime24", "budget forcing", "s1k", f"cap=auto,wait={w}", "auto", t, a)
+    rows += [pt("aime24", "budget forcing", "s1k", Forced(cap="auto", num_wait=w), 3000, t, a)
              for w, t, a in ((1, 3400, 42), (2, 3300, 44), (4, 3900, 41))]
-    fig = scaling_figure(pd.DataFrame(rows, columns=POINT_COLUMNS[:-1]).assign(within=float("nan")))
+    fig = scaling_figure(frame(rows))
     lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
     assert set(lines) == {"budget forcing (sequential)", "budget forcing (sequential) + Waits (cap auto)"}
     chain = lines["budget forcing (sequential) + Waits (cap auto)"]
@@ -88,10 +117,13 @@ def test_length_control_methods_get_a_row_of_their_own(tmp_path):
     extra = []
     for e in ("aime24", "math500"):
         for n, tokens, acc in ((64, 70, 10), (128, 90, 12)):
-            extra.append((e, "token-conditional", "tokencond", f"tok={n}", 512, tokens, acc, 0.5))
-            extra.append((e, "token-conditional + budget forcing", "tokencond", f"tok={n},cap={n}", n, n - 5, acc, 1.0))
-        extra.append((e, "class-conditional", "s1k", "class=long", 512, 900, 33, 1.0))
-    pts = pd.concat([points(), pd.DataFrame(extra, columns=POINT_COLUMNS)], ignore_index=True)
+            tok = Conditional(condition="tokens", condition_value=n, cap=512, forced=False)
+            extra.append(pt(e, "token-conditional", "tokencond", tok, 512, tokens, acc, 0.5))
+            forced = Conditional(condition="tokens", condition_value=n, cap=n)
+            extra.append(pt(e, "token-conditional + budget forcing", "tokencond", forced, n, n - 5, acc, 1.0))
+        long = Conditional(condition="class", condition_value="long", cap=512, forced=False)
+        extra.append(pt(e, "class-conditional", "s1k", long, 512, 900, 33, 1.0))
+    pts = pd.concat([points(), frame(extra)], ignore_index=True)
     fig = scaling_figure(pts)
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
     assert titles == ["aime24", "math500", "aime24: length control", "math500: length control"]

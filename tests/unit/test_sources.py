@@ -117,7 +117,7 @@ def test_paper_pool_with_s1s_four_sets_on_local_stand_ins(tmp_path, monkeypatch,
         return datasets.Dataset.from_list(rows)
 
     monkeypatch.setattr(datasets, "load_dataset", load)
-    monkeypatch.setattr(presets, "XWORD_SAMPLE_SIZE", 2)
+    monkeypatch.setattr(presets.base, "XWORD_SAMPLE_SIZE", 2)
     cfg = yaml.safe_load((repo / "config" / "paper" / "s1-32b.yaml").read_text())
     evals = [e for e in cfg["eval_sets"] if e.get("decontaminate", True)]
     eval_files = []

@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 
 from s1flow.benchmarks import load_benchmark
-from s1flow.budget import BudgetForcer, Item, Sampling, Setting, run_settings_separately, run_sweep
+from s1flow.budget import BudgetForcer, Item, Sampling, run_settings_separately, run_sweep
 from s1flow.cli import main
 from s1flow.engines.base import GenerationRequest
 from s1flow.engines.hf import TransformersEngine
+from s1flow.setting import Forced
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def engine(talky_model):
 def test_shared_prefix_sweep_is_token_identical(engine, sampling):
     forcer = BudgetForcer(engine, engine.tokenizer, answer_max_tokens=6, max_gen_toks=250)
     items = [Item(f"q{i}", forcer.prompt_ids(f"What is {i} times {i + 3}? Then add {2 * i}.")) for i in range(6)]
-    settings = [Setting(cap=c, num_wait=w) for c in (12, 48, "auto") for w in (0, 1, 2)]
+    settings = [Forced(cap=c, num_wait=w) for c in (12, 48, "auto") for w in (0, 1, 2)]
     shared = run_sweep(forcer, items, settings, sampling)
     separate = run_settings_separately(forcer, items, settings, sampling)
     assert len(shared) == len(separate) == 6 * 9 * sampling.samples
@@ -56,11 +57,17 @@ def test_sweep_command_writes_samples(talky_model, tmp_path):
                "--cache-dir", str(tmp_path / "cache")])
     assert rc == 0
     df = pd.read_parquet(out)
-    assert list(df.columns) == ["qid", "setting", "budget", "num_wait", "sample", "thinking", "answer",
-                                "thinking_tokens", "finish", "extracted", "correct"]
+    assert list(df.columns) == ["qid", "setting", "method", "cap", "budget", "num_wait", "min_thinking", "condition",
+                                "stated_budget", "length_class", "forced", "samples_per_question", "sample",
+                                "thinking", "answer", "thinking_tokens", "finish", "extracted", "correct"]
     assert len(df) == 5 * 4
     assert set(df["setting"]) == {"cap=8", "cap=8,wait=1", "cap=16", "cap=16,wait=1"}
     assert set(zip(df["budget"], df["num_wait"], strict=True)) == {(8, 0), (8, 1), (16, 0), (16, 1)}
+    # the setting's typed columns: budget forcing at caps 8 and 16, one greedy sample, nothing stated
+    assert set(zip(df["cap"], df["num_wait"], strict=True)) == {(8, 0), (8, 1), (16, 0), (16, 1)}
+    assert set(df["method"]) == {"budget_forcing"} and df["forced"].all() and (df["min_thinking"] == 0).all()
+    assert (df["samples_per_question"] == 1).all() and df["stated_budget"].isna().all()
+    assert set(df["condition"]) == {""} and set(df["length_class"]) == {""}
     assert (df["thinking_tokens"] <= df["budget"]).all()
     assert set(df["finish"]) <= {"stop", "cap"}
     # a second run reuses the cached chunks and writes the same table

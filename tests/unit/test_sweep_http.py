@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from transformers import AutoTokenizer
 
-from s1flow.budget import BudgetForcer, Item, Sampling, Setting, run_settings_separately, run_sweep
+from s1flow.budget import BudgetForcer, Item, Sampling, run_settings_separately, run_sweep
 from s1flow.engines.http import OpenAIClient, OpenAICompletionsEngine
+from s1flow.setting import Forced
 
 
 def test_sweep_over_http_equals_setting_by_setting(tiny_model_dir):
@@ -17,7 +18,7 @@ def test_sweep_over_http_equals_setting_by_setting(tiny_model_dir):
                                          tokenizer=tok)
         forcer = BudgetForcer(engine, tok, answer_max_tokens=5)
         items = [Item(f"q{i}", forcer.prompt_ids(f"Question {i}?")) for i in range(5)]
-        settings = [Setting(cap=c, num_wait=w) for c in (3, 8, 20) for w in (0, 1, 3)]
+        settings = [Forced(cap=c, num_wait=w) for c in (3, 8, 20) for w in (0, 1, 3)]
         for sampling in (Sampling(), Sampling(temperature=1.0, samples=2, seed=4)):
             server.fail("500", times=1)  # a retried failure changes nothing
             shared = run_sweep(forcer, items, settings, sampling)

@@ -7,6 +7,7 @@ import pytest
 
 from s1flow.config import ConditionalSpec, ModelSweep, validated
 from s1flow.errors import ConfigError, InputFileError
+from s1flow.setting import Conditional, Forced, Open, Rejection, Vote
 from s1flow.sweep import SAMPLE_COLUMNS, read_samples, samples_frame
 
 
@@ -24,15 +25,15 @@ def test_plan_of_a_scaling_model():
     plan = sweep(caps=[64, "auto"], waits=[0, 1], rejection_caps=[32], majority_samples=4, majority_cap=16,
                  sampling_temperature=0.7, parallel=True).sweep_plan(seed=3)
     assert names(plan) == ["cap=64", "cap=64,wait=1", "cap=auto", "cap=auto,wait=1"]
-    assert plan.rejection_caps == [32] and plan.majority_samples == 4 and plan.majority_cap == 16
-    assert plan.majority_sampling.temperature == 0.7 and plan.majority_sampling.seed == 3
+    assert plan.rejections == [Rejection(cap=32)] and plan.vote == Vote(samples=4, cap=16)
+    assert plan.vote_sampling.temperature == 0.7 and plan.vote_sampling.seed == 3
     assert plan.rejection_sampling.temperature == 0.7 and plan.sampling.temperature == 0.0
     # the paper's majority vote: every sample may think up to the auto cap
-    assert sweep(majority_samples=64, parallel=True).sweep_plan(seed=0).majority_cap == "auto"
+    assert sweep(majority_samples=64, parallel=True).sweep_plan(seed=0).vote.cap == "auto"
     # only a parallel model votes; only a scaling model runs the grid and rejection sampling
     other = sweep(caps=[64, "auto"], waits=[0, 1], rejection_caps=[32], majority_samples=4,
                   ablation={"cap": 64, "waits": 1}, role="ablation").sweep_plan(seed=3)
-    assert names(other) == ["cap=64,wait=1"] and other.rejection_caps == [] and other.majority_samples == 0
+    assert names(other) == ["cap=64,wait=1"] and other.rejections == [] and other.vote is None
 
 
 def test_waits_only_at_the_wait_caps():
@@ -86,10 +87,37 @@ def test_params_round_trip():
 
 
 def test_read_samples_checks_the_columns(tmp_path):
-    rows = [{"qid": "q1", "setting": "cap=8", "budget": 8, "num_wait": 0, "sample": 0, "thinking": "t", "answer": "a",
-             "thinking_tokens": 8, "finish": "cap", "extracted": "1", "correct": True}]
+    rows = [{"qid": "q1", "setting": "cap=8", **Forced(cap=8).columns(), "budget": 8, "num_wait": 0,
+             "samples_per_question": 1, "sample": 0, "thinking": "t", "answer": "a", "thinking_tokens": 8,
+             "finish": "cap", "extracted": "1", "correct": True}]
     samples_frame(rows).to_parquet(tmp_path / "ok.parquet")
     assert list(read_samples(tmp_path / "ok.parquet").columns) == SAMPLE_COLUMNS
     pd.DataFrame(rows).drop(columns=["correct"]).to_parquet(tmp_path / "bad.parquet")
     with pytest.raises(InputFileError, match=r"bad\.parquet.*correct"):
         read_samples(tmp_path / "bad.parquet")
+    # a table from before the setting columns existed: an error that says to rerun the sweep
+    pd.DataFrame(rows).drop(columns=["method", "cap"]).to_parquet(tmp_path / "old.parquet")
+    with pytest.raises(InputFileError, match=r"old\.parquet: no setting columns \['method', 'cap'\].*rerun"):
+        read_samples(tmp_path / "old.parquet")
+
+
+def test_setting_columns_of_each_kind():
+    """The typed columns the report reads instead of the setting label (docs/file-formats.md)."""
+    keys = ["method", "cap", "min_thinking", "condition", "stated_budget", "length_class", "forced"]
+    cases = {
+        Forced(cap=512, num_wait=2, min_thinking=8): ["budget_forcing", 512, 8, "", None, "", True],
+        Forced(cap="auto"): ["budget_forcing", None, 0, "", None, "", True],
+        Forced(cap="auto").resolved(900): ["budget_forcing", None, 0, "", None, "", True],
+        Open(cap=256): ["open", 256, 0, "", None, "", False],
+        Conditional(condition="tokens", condition_value=64, cap=64): ["conditional", 64, 0, "tokens", 64, "", True],
+        Conditional(condition="steps", condition_value=4, cap=128, forced=False):
+            ["conditional", 128, 0, "steps", 4, "", False],
+        Conditional(condition="class", condition_value="long", cap=128, forced=False):
+            ["conditional", 128, 0, "class", None, "long", False],
+        Rejection(cap=128): ["rejection_sampling", 128, 0, "", None, "", True],
+        Vote(samples=8, cap=64, open=True): ["majority_vote", 64, 0, "", None, "", False],
+    }
+    for setting, expected in cases.items():
+        assert [setting.columns()[k] for k in keys] == expected, setting.name
+    resolved = Forced(cap="auto", num_wait=1).resolved(900)
+    assert resolved.cap == 900 and resolved.name == "cap=auto,wait=1"

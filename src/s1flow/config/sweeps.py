@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from s1flow.budget import Sampling, Setting
+from s1flow.budget import Sampling
 from s1flow.errors import ConfigError
+from s1flow.setting import Conditional, Forced, Open, Rejection, Setting, Vote
 from s1flow.sweep import SweepPlan, settings_grid
 
 ROLES = ("scaling", "open", "control", "ablation")
@@ -29,8 +30,8 @@ class ConditionalSpec:
     cap: int | str
     forced: bool
 
-    def setting(self) -> Setting:
-        return Setting(cap=self.cap, condition=self.condition, condition_value=self.value, forced=self.forced)
+    def setting(self) -> Conditional:
+        return Conditional(cap=self.cap, condition=self.condition, condition_value=self.value, forced=self.forced)
 
     def to_params(self) -> dict[str, Any]:
         return {"condition": self.condition, "condition_value": self.value, "cap": self.cap, "forced": self.forced}
@@ -115,14 +116,14 @@ class ModelSweep:
 
     def sweep_plan(self, seed: int) -> SweepPlan:
         """The exact plan the sweep runs; every sampled setting is seeded from `seed`."""
+        vote = Vote(samples=self.majority_samples, cap=self.majority_cap, open=self.open) \
+            if self.majority_samples else None
         return SweepPlan(
             settings=self.settings(),
             sampling=Sampling(temperature=self.temperature, samples=self.samples, seed=seed),
-            rejection_caps=list(self.rejection_caps), rejection_max_tries=self.rejection_max_tries,
+            rejections=[Rejection(cap=c) for c in self.rejection_caps], rejection_max_tries=self.rejection_max_tries,
             rejection_sampling=Sampling(temperature=self.rejection_temperature, seed=seed),
-            majority_samples=self.majority_samples, majority_cap=self.majority_cap,
-            majority_sampling=Sampling(temperature=self.majority_temperature, seed=seed),
-            open=self.open)
+            vote=vote, vote_sampling=Sampling(temperature=self.majority_temperature, seed=seed), open=self.open)
 
     def to_params(self) -> dict[str, Any]:
         """The sweep as the workflow's sweep rule carries it (plain values; keys only where used)."""
@@ -164,13 +165,13 @@ class ModelSweep:
             raise ConfigError(f"sweep settings {dict(params)}: missing key {exc}") from None
 
 
-def ablation_setting(evaluation: Mapping[str, Any]) -> Setting:
+def ablation_setting(evaluation: Mapping[str, Any]) -> Forced:
     """The budget-forcing setting every model is compared at in the ablation table."""
     ablation = evaluation["ablation"]
-    return Setting(cap=ablation["cap"], num_wait=ablation["waits"], min_thinking=evaluation["min_thinking"],
-                   ignore_str=evaluation["ignore_str"])
+    return Forced(cap=ablation["cap"], num_wait=ablation["waits"], min_thinking=evaluation["min_thinking"],
+                  ignore_str=evaluation["ignore_str"])
 
 
-def open_setting(evaluation: Mapping[str, Any]) -> Setting:
+def open_setting(evaluation: Mapping[str, Any]) -> Open:
     """The setting an open model is compared at: the ablation cap, as its own response."""
-    return Setting(cap=evaluation["ablation"]["cap"], open=True)
+    return Open(cap=evaluation["ablation"]["cap"])

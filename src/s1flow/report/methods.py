@@ -1,12 +1,12 @@
 """The test-time scaling method comparison (the paper's Table 3 and Figures 4-6's points).
 
-Settings of a samples table are sorted into methods by :data:`METHODS` (first match wins):
-budget forcing (``cap=...``, sequential scaling), token-conditional control alone
-(``tok=N``) and with budget forcing (``tok=N,cap=B``), step-conditional control alone
-(``steps=N``) and with budget forcing (``steps=N,cap=B``), class-conditional control
-(``class=long`` / ``class=short``), rejection sampling (``rs:cap=...``) and majority voting
-(``maj@N``, parallel scaling, expanded into k = 1, 2, 4, ..., N votes). Each method gets the
-paper's Control, Scaling and Performance over its points.
+Settings of a samples table are sorted into methods by :data:`METHODS`, read from the typed
+setting columns (``method``, ``condition``, ``forced``; docs/file-formats.md), never from the
+``setting`` label: budget forcing (sequential scaling), token-conditional control alone and
+with budget forcing, step-conditional control alone and with budget forcing, class-conditional
+control (long / short), rejection sampling and majority voting (parallel scaling, expanded into
+k = 1, 2, 4, ..., N votes). Open settings (a model's own response) belong to no method. Each
+method gets the paper's Control, Scaling and Performance over its points.
 
 Control is measured per point from the samples (``within``: 1 when the point stayed within
 its budget): a capped setting's mean thinking tokens against its cap; a token-conditional
@@ -20,10 +20,10 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,51 +36,54 @@ from s1flow.report import metrics
 
 log = logging.getLogger(__name__)
 
-POINT_COLUMNS = ["evalset", "method", "model", "setting", "budget", "mean_thinking_tokens", "accuracy", "within"]
+#: a point: its setting's label and typed columns (``cap`` NaN for auto; ``votes``: the votes of a
+#: majority-voting point), its budget and its measurements
+POINT_COLUMNS = ["evalset", "method", "model", "setting", "cap", "num_wait", "min_thinking", "stated_budget",
+                 "length_class", "votes", "budget", "mean_thinking_tokens", "accuracy", "within"]
 METHOD_COLUMNS = ["evalset", "method", "model", "control", "scaling", "scaling_per_1k", "performance", "n_settings"]
-
-_MAJ_RE = re.compile(r"maj@(\d+)")
-_TOK_RE = re.compile(r"tok=(\d+)")
-_STEPS_RE = re.compile(r"steps=(\d+)")
-_CLASS_RE = re.compile(r"class=(long|short)")
-_FORCED_RE = re.compile(r"(?:tok|steps)=\d+,cap=\S+")
+#: the samples columns a point is made from
+_SETTING_KEYS = ["method", "cap", "num_wait", "min_thinking", "condition", "stated_budget", "length_class", "forced",
+                 "samples_per_question"]
 
 
 @dataclass(frozen=True)
 class Method:
     """How one method's settings are recognised and measured.
 
-    `budgeted`: Control applies; `limit` says what a point is held to: ``cap`` (the
-    ``budget`` column, in thinking tokens), ``tokens`` / ``steps`` (the N the prompt states)
-    or ``class`` (the plain setting of the same model and cap).
-    `votes`: a ``maj@N`` setting becomes points k = 1, 2, 4, ..., N whose compute is the
-    total thinking of the k voting samples; otherwise compute is the mean thinking per sample.
+    `matches` takes a setting's typed columns. `budgeted`: Control applies; `limit` says what
+    a point is held to: ``cap`` (the ``budget`` column, in thinking tokens), ``tokens`` / ``steps``
+    (the ``stated_budget``) or ``class`` (the plain setting of the same model and cap).
+    `votes`: a majority vote over N samples becomes points k = 1, 2, 4, ..., N whose compute is
+    the total thinking of the k voting samples; otherwise compute is the mean thinking per sample.
     """
 
     name: str
-    matches: Callable[[str], bool]
+    matches: Callable[[Mapping[str, Any]], bool]
     budgeted: bool
     votes: bool = False
     limit: str = "cap"
 
 
+def _conditional(condition: str, forced: bool) -> Callable[[Mapping[str, Any]], bool]:
+    return lambda c: c["method"] == "conditional" and c["condition"] == condition and bool(c["forced"]) == forced
+
+
 METHODS: list[Method] = [
-    Method("budget forcing", lambda s: s.startswith("cap="), budgeted=True),
-    Method("token-conditional", lambda s: _TOK_RE.fullmatch(s) is not None, budgeted=True, limit="tokens"),
-    Method("token-conditional + budget forcing", lambda s: s.startswith("tok=") and _FORCED_RE.fullmatch(s) is not None,
-           budgeted=True),
-    Method("step-conditional", lambda s: _STEPS_RE.fullmatch(s) is not None, budgeted=True, limit="steps"),
-    Method("step-conditional + budget forcing",
-           lambda s: s.startswith("steps=") and _FORCED_RE.fullmatch(s) is not None, budgeted=True),
-    Method("class-conditional", lambda s: _CLASS_RE.fullmatch(s) is not None, budgeted=True, limit="class"),
-    Method("rejection sampling", lambda s: s.startswith("rs:cap="), budgeted=True),
-    Method("majority voting", lambda s: _MAJ_RE.fullmatch(s) is not None, budgeted=False, votes=True),
+    Method("budget forcing", lambda c: c["method"] == "budget_forcing", budgeted=True),
+    Method("token-conditional", _conditional("tokens", False), budgeted=True, limit="tokens"),
+    Method("token-conditional + budget forcing", _conditional("tokens", True), budgeted=True),
+    Method("step-conditional", _conditional("steps", False), budgeted=True, limit="steps"),
+    Method("step-conditional + budget forcing", _conditional("steps", True), budgeted=True),
+    Method("class-conditional", lambda c: c["method"] == "conditional" and c["condition"] == "class", budgeted=True,
+           limit="class"),
+    Method("rejection sampling", lambda c: c["method"] == "rejection_sampling", budgeted=True),
+    Method("majority voting", lambda c: c["method"] == "majority_vote", budgeted=False, votes=True),
 ]
 
 
-def method_of(setting: str) -> Method | None:
-    """The first method in :data:`METHODS` whose predicate accepts `setting`, else None."""
-    return next((m for m in METHODS if m.matches(setting)), None)
+def method_of(columns: Mapping[str, Any]) -> Method | None:
+    """The method in :data:`METHODS` of a setting's typed columns, else None (an open setting)."""
+    return next((m for m in METHODS if m.matches(columns)), None)
 
 
 def vote_counts(n: int) -> list[int]:
@@ -98,8 +101,7 @@ def _budget(rows: pd.DataFrame) -> float:
     return float(values.iloc[0]) if len(values) else math.nan
 
 
-def _vote_points(rows: pd.DataFrame, setting: str, where: str) -> list[dict]:
-    n = int(_MAJ_RE.fullmatch(setting).group(1))
+def _vote_points(rows: pd.DataFrame, setting: str, n: int, where: str) -> list[dict]:
     per_q = rows.groupby("qid", sort=False)["sample"].nunique()
     short = per_q[per_q < n]
     if len(short):
@@ -109,21 +111,23 @@ def _vote_points(rows: pd.DataFrame, setting: str, where: str) -> list[dict]:
     for k in vote_counts(n):
         sub = rows[rows["sample"] < k]
         tokens = pd.to_numeric(sub["thinking_tokens"], errors="coerce").groupby(sub["qid"], sort=False).sum()
-        out.append({"setting": f"maj@{k}", "budget": math.nan, "mean_thinking_tokens": float(tokens.mean()),
-                    "accuracy": _accuracy(sub, where), "within": math.nan})
+        out.append({"setting": f"maj@{k}", "votes": k, "budget": math.nan,
+                    "mean_thinking_tokens": float(tokens.mean()), "accuracy": _accuracy(sub, where),
+                    "within": math.nan})
     return out
 
 
-def _within(method: Method, setting: str, rows: pd.DataFrame, budget: float, tokens: float, where: str) -> float:
+def _within(method: Method, setting: str, rows: pd.DataFrame, budget: float, tokens: float, stated: float,
+            where: str) -> float:
     """1.0 when the point stayed within its budget, 0.0 when not (class-conditional: filled in later)."""
     try:
         if method.limit == "cap":
             return metrics.control([budget], [tokens], settings=[setting])
         if method.limit == "tokens":
-            return metrics.control([int(_TOK_RE.fullmatch(setting).group(1))], [tokens], settings=[setting])
+            return metrics.control([stated], [tokens], settings=[setting])
         if method.limit == "steps":
             steps = rows["thinking"].astype(str).map(count_steps).mean()
-            return metrics.control([int(_STEPS_RE.fullmatch(setting).group(1))], [steps], settings=[setting])
+            return metrics.control([stated], [steps], settings=[setting])
     except InputFileError as exc:
         raise InputFileError(f"{where}, {method.name}: {exc}") from exc
     return math.nan
@@ -133,15 +137,22 @@ def _class_within(points: list[dict]) -> None:
     """Class-conditional control: long at least as long as, short at most as long as the plain
     budget-forcing setting (no Waits) at the same cap; NaN without one."""
     plain = {p["budget"]: p["mean_thinking_tokens"] for p in points
-             if p["method"] == "budget forcing" and "," not in p["setting"]}
+             if p["method"] == "budget forcing" and p["num_wait"] == 0 and p["min_thinking"] == 0}
     for p in points:
         if p["method"] != "class-conditional":
             continue
         ref = plain.get(p["budget"])
         if ref is None:
             continue
-        longer = _CLASS_RE.fullmatch(p["setting"]).group(1) == "long"
+        longer = p["length_class"] == "long"
         p["within"] = float(p["mean_thinking_tokens"] >= ref if longer else p["mean_thinking_tokens"] <= ref)
+
+
+def _setting_columns(rows: pd.DataFrame) -> dict[str, Any]:
+    """A setting's typed columns (the same on each of its rows)."""
+    first = rows.iloc[0]
+    return {k: (None if pd.isna(first[k]) else first[k]) if k in ("cap", "stated_budget") else first[k]
+            for k in _SETTING_KEYS}
 
 
 def setting_points(samples: pd.DataFrame, *, model: str, evalset: str) -> pd.DataFrame:
@@ -152,36 +163,46 @@ def setting_points(samples: pd.DataFrame, *, model: str, evalset: str) -> pd.Dat
     """
     where = f"samples of model '{model}' on eval set '{evalset}'"
     require_columns(samples, ["qid", "setting", "budget", "sample", "thinking", "thinking_tokens", "extracted",
-                              "correct"], where)
+                              "correct", *_SETTING_KEYS], where)
     by_method: dict[str, list[dict]] = {m.name: [] for m in METHODS}
     vote_settings = []
     for setting, rows in samples.groupby("setting", sort=False):
         setting = str(setting)
-        method = method_of(setting)
+        columns = _setting_columns(rows)
+        method = method_of(columns)
         if method is None:
             log.info("%s: setting '%s' belongs to no method; left out of the comparison", where, setting)
             continue
+        shared = {"cap": columns["cap"], "num_wait": int(columns["num_wait"]),
+                  "min_thinking": int(columns["min_thinking"]), "stated_budget": columns["stated_budget"],
+                  "length_class": columns["length_class"]}
         if method.votes:
             vote_settings.append(setting)
-            by_method[method.name] += _vote_points(rows, setting, where)
+            n = int(columns["samples_per_question"])
+            by_method[method.name] += [{**shared, **p} for p in _vote_points(rows, setting, n, where)]
             continue
         tokens = float(pd.to_numeric(rows["thinking_tokens"], errors="coerce").mean())
         budget = _budget(rows)
-        by_method[method.name].append({"setting": setting, "budget": budget, "mean_thinking_tokens": tokens,
-                                       "accuracy": _accuracy(rows, where),
-                                       "within": _within(method, setting, rows, budget, tokens, where)})
+        stated = math.nan if columns["stated_budget"] is None else float(columns["stated_budget"])
+        by_method[method.name].append({"setting": setting, **shared, "votes": math.nan, "budget": budget,
+                                       "mean_thinking_tokens": tokens, "accuracy": _accuracy(rows, where),
+                                       "within": _within(method, setting, rows, budget, tokens, stated, where)})
     if len(vote_settings) > 1:
         raise InputFileError(f"{where}: several majority-voting settings {vote_settings}; expected at most one")
     rows = [{"evalset": evalset, "method": name, "model": model, **p} for name, pts in by_method.items() for p in pts]
     _class_within(rows)
-    return pd.DataFrame(rows, columns=POINT_COLUMNS).astype({"budget": float, "mean_thinking_tokens": float,
-                                                             "accuracy": float, "within": float})
+    return pd.DataFrame(rows, columns=POINT_COLUMNS).astype(POINT_DTYPES)
+
+
+#: the points' column types (``cap``, ``stated_budget`` and ``votes`` are NaN where they do not apply)
+POINT_DTYPES = {"cap": float, "num_wait": "int64", "min_thinking": "int64", "stated_budget": float, "votes": float,
+                "budget": float, "mean_thinking_tokens": float, "accuracy": float, "within": float}
 
 
 def method_points(tables: Mapping[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
     """:func:`setting_points` of every (model, eval set) table, in the order given."""
     frames = [setting_points(df, model=model, evalset=evalset) for (model, evalset), df in tables.items()]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=POINT_COLUMNS)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=POINT_COLUMNS).astype(POINT_DTYPES)
 
 
 def _metrics(points: pd.DataFrame, method: Method, where: str) -> dict:

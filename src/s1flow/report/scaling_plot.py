@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,35 +46,35 @@ SHARED_METHODS = ["budget forcing", "rejection sampling"]
 _EXTRA = [("#9467bd", "D"), ("#8c564b", "v"), ("#e377c2", "P"), ("#7f7f7f", "X")]
 _LINESTYLES = ["-", "--", ":", "-."]
 _WAIT_LINE = (0, (1, 1.5))  # dotted: a curve of extended thinking (Waits)
-_NEEDED = ["evalset", "method", "model", "setting", "mean_thinking_tokens", "accuracy"]
+_NEEDED = ["evalset", "method", "model", "setting", "cap", "num_wait", "min_thinking", "stated_budget",
+           "length_class", "votes", "mean_thinking_tokens", "accuracy"]
 
 
-def point_label(setting: str) -> str:
-    """A short annotation for a setting: ``cap=512`` -> 512, ``cap=auto,wait=2`` -> w2, ``maj@4`` -> @4."""
-    setting = str(setting)
-    if m := re.fullmatch(r"maj@(\d+)", setting):
-        return f"@{m.group(1)}"
-    if m := re.fullmatch(r"(tok|steps)=(\d+)(?:,cap=\S+)?", setting):
-        return m.group(2) + ("s" if m.group(1) == "steps" else "")
-    if m := re.fullmatch(r"class=(\w+)", setting):
-        return m.group(1)
-    body = setting.removeprefix("rs:")
-    parts = dict(p.split("=", 1) for p in body.split(",") if "=" in p)
-    if "cap" not in parts:
-        return setting
-    cap, wait, minimum = parts["cap"], parts.get("wait", "0"), parts.get("min", "0")
-    label = "" if cap == "auto" and wait != "0" else cap
-    if wait != "0":
+def point_label(point: Mapping[str, Any]) -> str:
+    """A short annotation for a point from its typed columns: cap 512 -> 512, cap auto with 2 Waits -> w2,
+    a vote of 4 -> @4, a stated budget of 8 steps -> 8s, a class prompt -> long."""
+    method = point["method"]
+    if method == "majority voting":
+        return f"@{int(point['votes'])}"
+    if method in CONTROL_METHODS[:4]:
+        return f"{int(point['stated_budget'])}" + ("s" if method.startswith("step") else "")
+    if method == "class-conditional":
+        return str(point["length_class"])
+    if method not in ("budget forcing", "rejection sampling"):
+        return str(point["setting"])
+    cap = _cap_text(point["cap"])
+    wait, minimum = int(point["num_wait"]), int(point["min_thinking"])
+    label = "" if cap == "auto" and wait else cap
+    if wait:
         label += f"w{wait}"
-    if minimum != "0":
+    if minimum:
         label += f" m{minimum}"
     return label
 
 
-def wait_count(settings: pd.Series) -> pd.Series:
-    """The Wait count of each setting (``cap=512,wait=2`` -> 2; 0 without one)."""
-    found = settings.astype(str).str.extract(r"(?:^|,)wait=(\d+)", expand=False)
-    return found.fillna("0").astype(int).rename("waits")
+def _cap_text(cap: Any) -> str:
+    """A point's configured cap as text ('auto' where the column is empty)."""
+    return "auto" if cap is None or pd.isna(cap) else str(int(cap))
 
 
 def _wait_lines(group: pd.DataFrame, counts: pd.Series, name: str) -> list[tuple[int, pd.DataFrame, str]]:
@@ -83,7 +84,7 @@ def _wait_lines(group: pd.DataFrame, counts: pd.Series, name: str) -> list[tuple
     when several Wait counts extend one cap alone (s1's sweep: cap auto, then 1/2/4/6 Waits),
     they are one line from that cap's 0-Wait point on, in Wait order."""
     lines = [(0, group[counts == 0], name)] if (counts == 0).any() else []
-    caps = group["setting"].astype(str).str.extract(r"(?:^|:)cap=([^,]+)", expand=False)
+    caps = group["cap"].map(_cap_text)
     waited = counts > 0
     if counts[waited].nunique() > 1 and caps[waited].nunique() == 1:
         cap = caps[waited].iloc[0]
@@ -175,7 +176,7 @@ def _draw(ax: Axes, panel: pd.DataFrame, models: list[str], extra: list[str], ha
     for (method, model), group in panel.groupby(["method", "model"], sort=False):
         name, colour, marker = _style(str(method), extra.index(method) if method in extra else 0)
         m = models.index(str(model))  # later models: other dash pattern, open markers
-        counts = wait_count(group["setting"])
+        counts = group["num_wait"].astype(int)
         if not waits:
             group, counts = group[counts == 0], counts[counts == 0]
         for n_wait, series, label in _wait_lines(group, counts, name):
@@ -188,9 +189,9 @@ def _draw(ax: Axes, panel: pd.DataFrame, models: list[str], extra: list[str], ha
                               alpha=1.0 if not n_wait else 0.7, label=label,
                               markerfacecolor=colour if m == 0 else "white")
             handles.setdefault(label, line)
-            labels += [(xi, yi, point_label(s), colour, str(method))
-                       for xi, yi, s in zip(x, y, series["setting"], strict=True)
-                       if n_wait >= 0 or "wait=" in s]  # a chain's first point is labelled on its cap line
+            labels += [(xi, yi, point_label(p), colour, str(method))
+                       for xi, yi, p in zip(x, y, series.to_dict("records"), strict=True)
+                       if n_wait >= 0 or p["num_wait"] > 0]  # a chain's first point is labelled on its cap line
     lo, hi = panel["mean_thinking_tokens"].min(), panel["mean_thinking_tokens"].max()
     ax.set_xscale("log", base=2)
     ax.set_xlim(lo / 1.35, hi * 1.35)
