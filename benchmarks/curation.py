@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from s1flow.decontaminate import build_pool, contaminated, reference_contaminated
-from s1flow.features import add_trace_tokens, assemble_features
+from s1flow.curate.decontaminate import build_pool, contaminated, reference_contaminated
+from s1flow.curate.features import add_trace_tokens, assemble_features
+from s1flow.curate.pool import normalise_records
+from s1flow.curate.select import SUBSETS, SelectionSettings, select_subset
+from s1flow.curate.tokenizer import count_tokens, load_tokenizer
 from s1flow.io import read_table
-from s1flow.pool import normalise_records
-from s1flow.select import SUBSETS, SelectionSettings, select_subset
-from s1flow.tokenizer import count_tokens, load_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 N_SOURCES = 16
@@ -128,7 +128,7 @@ def main() -> None:
 
     normalised, t_norm = timed(normalise_all)
     (pool, report), t_pool = timed(build_pool, normalised, evals, ngram=8)
-    from s1flow.pool import question_hash
+    from s1flow.curate.pool import question_hash
 
     traces = pd.concat([pd.DataFrame({"qhash": [question_hash(q) for q in df[f"problem_{s}"]],
                                       "trace": df["trace"], "attempt": "42",

@@ -40,8 +40,8 @@ def job_times(workdir: Path) -> pd.DataFrame:
 
 def nano_numbers(workdir: Path, evalset: str = "synth_steps") -> dict:
     """Accuracy (%) per setting of every model on `evalset`, and the ablation table's rows."""
-    from s1flow.grading import per_question_correct
-    from s1flow.sweep import read_samples
+    from s1flow.generate.grading import per_question_correct
+    from s1flow.generate.sweep import read_samples
 
     out: dict = {"evalset": evalset, "by_model": {}}
     for samples in sorted((workdir / "results" / "eval").glob(f"*/{evalset}/samples.parquet")):

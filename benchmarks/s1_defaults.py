@@ -36,9 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def accuracy(run: Path, graded: str, config: dict) -> pd.DataFrame:
     """Accuracy (%) per (model, evalset, setting) of a run, grading `graded` (``answer`` as stored, or ``all``)."""
-    from s1flow.benchmarks import load_benchmark
-    from s1flow.grading import grade, per_question_correct
-    from s1flow.sweep import read_samples
+    from s1flow.generate.evalsets import load_benchmark
+    from s1flow.generate.grading import grade, per_question_correct
+    from s1flow.generate.sweep import read_samples
 
     rows = []
     benchmarks: dict = {}  # eval set -> (gold answers, kind), loaded once for all models
@@ -53,7 +53,7 @@ def accuracy(run: Path, graded: str, config: dict) -> pd.DataFrame:
                 benchmarks[evalset] = (dict(zip(bench.items["qid"], bench.items["answer"], strict=True)),
                                        bench.kind)
             gold, kind = benchmarks[evalset]
-            # graded_text "all" (s1flow.sweep.graded_text): the thinking followed by the answer
+            # graded_text "all" (s1flow.generate.sweep.graded_text): the thinking followed by the answer
             regraded = [grade(t + a, gold[q], kind)
                         for t, a, q in zip(samples["thinking"], samples["answer"], samples["qid"], strict=True)]
             samples = samples.assign(extracted=[e for e, _ in regraded], correct=[c for _, c in regraded])

@@ -21,12 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from s1flow.budget import BudgetForcer, Item, Sampling, run_settings_separately, run_sweep
+from s1flow.curate.tokenizer import train_bpe_tokenizer
 from s1flow.engines.hf import TransformersEngine
-from s1flow.models import TinyModelSpec, emphasise_tokens, init_tiny_model
+from s1flow.generate.budget import BudgetForcer, Item, Sampling
+from s1flow.generate.runners import run_settings_separately, run_sweep
+from s1flow.generate.setting import Forced
 from s1flow.nano import generate_pool
-from s1flow.setting import Forced
-from s1flow.tokenizer import train_bpe_tokenizer
+from s1flow.nano.tiny_model import TinyModelSpec, emphasise_tokens, init_tiny_model
 
 CAPS = (32, 64, 128, 256)
 WAITS = (0, 1, 2, 3)

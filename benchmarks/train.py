@@ -44,10 +44,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from s1flow.models import TinyModelSpec, init_tiny_model, load_hf_tokenizer
+from s1flow.curate.pool import question_hash
+from s1flow.curate.tokenizer import train_bpe_tokenizer
+from s1flow.models import load_hf_tokenizer
 from s1flow.nano import generate_pool
-from s1flow.pool import question_hash
-from s1flow.tokenizer import train_bpe_tokenizer
+from s1flow.nano.tiny_model import TinyModelSpec, init_tiny_model
 from s1flow.train.launch import launch_command, launch_env, run_command
 from s1flow.train.settings import TrainSettings, gradient_accumulation_steps
 

@@ -57,8 +57,8 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     The embedding is padded past the tokenizer's ids (as real Qwen checkpoints are), so the
     out-of-vocabulary guard is exercised.
     """
-    from s1flow.models import TinyModelSpec, init_tiny_model
-    from s1flow.tokenizer import train_bpe_tokenizer
+    from s1flow.curate.tokenizer import train_bpe_tokenizer
+    from s1flow.nano.tiny_model import TinyModelSpec, init_tiny_model
 
     root = tmp_path_factory.mktemp("tiny")
     train_bpe_tokenizer(_tiny_corpus(), root / "tokenizer", vocab_size=400)
@@ -70,7 +70,7 @@ def talky_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
     """The tiny model with its end-of-thinking token emphasised: thinking ends on its own now and then."""
     import shutil
 
-    from s1flow.models import emphasise_tokens
+    from s1flow.nano.tiny_model import emphasise_tokens
 
     d = tmp_path_factory.mktemp("talky") / "model"
     shutil.copytree(tiny_model_dir, d)
@@ -79,7 +79,7 @@ def talky_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
 
 
 def setting_row(setting, **values) -> dict:
-    """A samples.parquet row of `setting` (an s1flow.setting kind): its label and typed columns, the
+    """A samples.parquet row of `setting` (an s1flow.generate.setting kind): its label and typed columns, the
     given values, and one sample per question unless it is a vote or `samples_per_question` says."""
     n = values.pop("samples_per_question", getattr(setting, "samples", 1))
     return {"setting": setting.name, **setting.columns(), "num_wait": setting.num_wait, "samples_per_question": n,

@@ -7,23 +7,28 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from s1flow import stages
-from s1flow.benchmarks import CHOICE_SHUFFLES, PROMPT_STYLES
-from s1flow.budget import COMPAT_MODES
 from s1flow.config import ModelSweep
 from s1flow.config.loading import schema_default
+from s1flow.curate.select import SUBSETS, BenchmarkSources, SelectionSettings
+from s1flow.curate.sources.presets import PRESETS
 from s1flow.errors import ConfigError, S1FlowError
-from s1flow.grading import GRADED_TEXTS, summarise
+from s1flow.generate.budget import COMPAT_MODES
+from s1flow.generate.evalsets import CHOICE_SHUFFLES, PROMPT_STYLES
+from s1flow.generate.grading import GRADED_TEXTS, summarise
+from s1flow.generate.sweep import DTYPES, parse_caps, parse_ints, sweep_to_file
 from s1flow.logs import setup_logging
-from s1flow.select import SUBSETS, BenchmarkSources, SelectionSettings
-from s1flow.sources.presets import PRESETS
-from s1flow.sweep import DTYPES, parse_caps, parse_ints, sweep_to_file
+from s1flow.plan_train import build_parser as plan_train_parser
+from s1flow.plan_train import run_plan_train
+from s1flow.stages.features import run_features
+from s1flow.stages.pool import run_decontaminate, run_load_source
+from s1flow.stages.select import run_select
+from s1flow.stages.synthetic import run_synthesize
 
 log = logging.getLogger("s1flow")
 
 
 def _cmd_decontaminate(args: argparse.Namespace) -> None:
-    report = stages.run_decontaminate(args.pool, args.against, args.out, ngram=args.ngram,
+    report = run_decontaminate(args.pool, args.against, args.out, ngram=args.ngram,
                                       report_file=args.report, cross_source=args.cross_source)
     t = report["totals"]
     print(f"kept {t['kept']} of {t['input']}: removed {t['eval_overlap']} eval overlaps, "
@@ -36,7 +41,7 @@ def _cmd_select(args: argparse.Namespace) -> None:
         benchmark=BenchmarkSources(aime=args.aime, gpqa=args.gpqa, long=args.long,
                                    long_min_tokens=args.long_min_tokens),
     )
-    chosen = stages.run_select(args.features, args.subset, settings, args.out)
+    chosen = run_select(args.features, args.subset, settings, args.out)
     print(f"{args.subset}: {len(chosen)} questions over {chosen['domain'].nunique()} domains -> {args.out}")
 
 
@@ -45,7 +50,7 @@ def _cmd_features(args: argparse.Namespace) -> None:
         tok_cfg = {"kind": "vocab_merges", "vocab": args.vocab, "merges": args.merges}
     else:
         tok_cfg = {"kind": "path", "path": args.tokenizer}
-    stages.run_features(args.pool, args.out, tokenizer_cfg=tok_cfg, label_files=args.labels or (),
+    run_features(args.pool, args.out, tokenizer_cfg=tok_cfg, label_files=args.labels or (),
                         aliases=args.difficulty_models or (), trace_fallback=args.trace_fallback,
                         domain_fallback=args.domain_fallback)
     print(f"features -> {args.out}")
@@ -108,12 +113,12 @@ def _cmd_source(args: argparse.Namespace) -> None:
                           "domain": args.domain_field}
         spec["cot_type"] = args.cot_type
         spec["source"] = args.source or args.name
-    df = stages.run_load_source(spec, args.out, seed=args.seed)
+    df = run_load_source(spec, args.out, seed=args.seed)
     print(f"{len(df)} questions -> {args.out}")
 
 
 def _cmd_synthesize(args: argparse.Namespace) -> None:
-    stages.run_synthesize(args.out_dir, seed=args.seed, pool_size=args.pool_size, eval_size=args.eval_size,
+    run_synthesize(args.out_dir, seed=args.seed, pool_size=args.pool_size, eval_size=args.eval_size,
                           duplicate_rate=args.duplicate_rate, junk_rate=args.junk_rate)
     print(f"synthetic pool and eval sets -> {args.out_dir}")
 
@@ -259,8 +264,6 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", required=True, help="samples.parquet to write")
     w.set_defaults(func=_cmd_sweep)
 
-    from s1flow.train.planner import build_parser as plan_train_parser
-
     t = sub.add_parser("plan-train", help="per-GPU memory of a ZeRO-3 fine-tuning run; warns before an OOM")
     plan_train_parser(t)
     t.set_defaults(func=None, plan_train=True)
@@ -275,8 +278,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(level=logging.INFO if args.verbose else logging.WARNING)
     if getattr(args, "plan_train", False):
-        from s1flow.train.planner import run_plan_train
-
         return run_plan_train(args)
     try:
         args.func(args)

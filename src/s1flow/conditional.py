@@ -11,7 +11,7 @@
   for a long or a short thinking.
 
 The markers start with the thinking stop token (``<|im_start|>``), so generation with
-them needs the marker-aware thinking phase of :class:`s1flow.budget.BudgetForcer`, and
+them needs the marker-aware thinking phase of :class:`s1flow.generate.budget.BudgetForcer`, and
 counting steps in a thinking means counting its markers (:func:`count_steps`).
 """
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from s1flow.errors import InputFileError
+from s1flow.judges import parse_rubric
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,6 @@ def download_file(url: str, out: str | os.PathLike, *, check: Callable[[bytes], 
 
 def download_rubric(url: str, out: str | os.PathLike, *, timeout: float = 60) -> Path:
     """Download a domain rubric (s1's ``data/msc.json``) to `out`, validated as :func:`load_rubric` does."""
-    from s1flow.judges import parse_rubric
-
     entries: list = []
 
     def check(data: bytes) -> None:

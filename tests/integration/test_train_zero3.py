@@ -205,10 +205,10 @@ def _run(cmd: list[str], log: Path, timeout: float) -> str:
 
 @pytest.fixture(scope="module")
 def sft_file(tiny_model_dir, tmp_path_factory) -> Path:
+    from s1flow.curate.pool import question_hash
     from s1flow.io import write_parquet
     from s1flow.models import load_hf_tokenizer
     from s1flow.nano import generate_pool
-    from s1flow.pool import question_hash
     from s1flow.train.sft import build_sft_table
 
     pool = generate_pool(N_EXAMPLES, seed=3, duplicate_rate=0, near_duplicate_rate=0, junk_rate=0, eval_overlap=0)

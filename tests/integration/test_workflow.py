@@ -387,7 +387,7 @@ def test_teacher_traces_from_a_trace_dataset(tmp_path):
     cfg = tiny_config()
     r = snakemake(work, cfg, "results/synthetic/questions.parquet")
     assert r.returncode == 0, r.stderr[-3000:]
-    from s1flow.pool import question_hash
+    from s1flow.curate.pool import question_hash
 
     questions = pd.read_parquet(work / "results" / "synthetic" / "questions.parquet")
     teacher = pd.read_parquet(work / "results" / "synthetic" / "teacher.parquet").set_index("qhash")
@@ -422,13 +422,13 @@ def test_realdata_config(tmp_path, shared_data):
     assert not (set(pool["question"]) & math500)
     raw = pd.read_csv(shared_data / "pool" / "math_test_5000.csv")
     removed = set(report["sources"]["math_test"]["removed"]["eval_overlap"])
-    from s1flow.pool import question_hash
+    from s1flow.curate.pool import question_hash
 
     in_math500 = {question_hash(q) for q in raw["Question"] if q in math500}
     assert len(in_math500) == 500 and in_math500 <= removed
     features = pd.read_parquet(res / "features" / "features.parquet")
     row = features.dropna(subset=["trace_tokens"]).iloc[0]
-    from s1flow.tokenizer import load_tokenizer
+    from s1flow.curate.tokenizer import load_tokenizer
 
     tok = load_tokenizer(shared_data / "tokenizer" / "qwen2")
     assert row["trace_tokens"] == len(tok.encode(row["solution"], add_special_tokens=False).ids)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from s1flow.benchmarks import (
+from s1flow.errors import ConfigError, InputFileError
+from s1flow.generate.evalsets import (
     BENCHMARK_COLUMNS,
     HUB_BENCHMARKS,
     S1_MATH_TEMPLATE,
@@ -21,7 +22,6 @@ from s1flow.benchmarks import (
     make_prompt,
     shuffle_choices,
 )
-from s1flow.errors import ConfigError, InputFileError
 from s1flow.io import read_table, write_parquet
 
 REAL = {  # known name -> (public file, rows, kind)

@@ -13,19 +13,11 @@ from collections.abc import Sequence
 import pytest
 from transformers import AutoTokenizer
 
-from s1flow.budget import (
-    BudgetForcer,
-    Item,
-    Sampling,
-    cut_response,
-    derive,
-    rejection_sample,
-    run_settings_separately,
-    run_sweep,
-)
 from s1flow.engines.base import Generation, GenerationRequest
 from s1flow.errors import ConfigError
-from s1flow.setting import Conditional, Forced, Open, Rejection, Vote
+from s1flow.generate.budget import BudgetForcer, Item, Sampling, cut_response, derive
+from s1flow.generate.runners import rejection_sample, run_settings_separately, run_sweep
+from s1flow.generate.setting import Conditional, Forced, Open, Rejection, Vote
 
 
 class ScriptedEngine:
@@ -276,7 +268,7 @@ def test_rejection_sampling_accepts_only_fitting_thinking(forcer, engine):
 
 
 def test_delimiters_must_be_single_tokens(engine, tokenizer):
-    from s1flow.budget import Delimiters
+    from s1flow.generate.budget import Delimiters
 
     with pytest.raises(ConfigError, match="think_stop"):
         BudgetForcer(engine, tokenizer, delimiters=Delimiters(think_stop="</think>"))
@@ -468,7 +460,7 @@ def test_conditional_sweep_equals_setting_by_setting(forcer, engine, sampling):
 
 
 def test_find_sequence_first_or_last():
-    from s1flow.budget import find_sequence, suffix_answer_offset
+    from s1flow.generate.budget import find_sequence, suffix_answer_offset
 
     tokens = [5, 1, 2, 7, 1, 2, 9]
     assert find_sequence(tokens, [1, 2]) == 1 and find_sequence(tokens, [1, 2], last=True) == 4

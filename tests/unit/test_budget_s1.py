@@ -16,13 +16,14 @@ import pytest
 from test_budget import ScriptedEngine  # the hash engine of the shared-prefix tests
 from transformers import AutoTokenizer
 
-from s1flow.benchmarks import benchmark_from_table
-from s1flow.budget import BudgetForcer, Item, Sampling, rejection_sample, run_settings_separately, run_sweep
 from s1flow.engines.base import Generation, GenerationRequest
 from s1flow.errors import ConfigError
-from s1flow.grading import answer_section
-from s1flow.setting import Conditional, Forced, Rejection
-from s1flow.sweep import grade_rows, graded_text
+from s1flow.generate.budget import BudgetForcer, Item, Sampling
+from s1flow.generate.evalsets import benchmark_from_table
+from s1flow.generate.grading import answer_section
+from s1flow.generate.runners import rejection_sample, run_settings_separately, run_sweep
+from s1flow.generate.setting import Conditional, Forced, Rejection
+from s1flow.generate.sweep import grade_rows, graded_text
 
 
 class ListEngine:
@@ -264,7 +265,7 @@ def test_answer_section_follows_s1s_split():
 
 
 def test_a_boxed_number_in_the_thinking_does_not_beat_the_final_answer(tok, t):
-    from s1flow.budget import SampleResult
+    from s1flow.generate.budget import SampleResult
 
     bench = benchmark_from_table(pd.DataFrame({"id": ["1"], "problem": ["x?"], "answer": ["5"]}), name="b",
                                  where="t", seed=0)
@@ -283,7 +284,7 @@ def test_a_boxed_number_in_the_thinking_does_not_beat_the_final_answer(tok, t):
 
 
 def test_length_control_sentences_follow_s1s_task_text(tok, t):
-    from s1flow.benchmarks import make_prompt
+    from s1flow.generate.evalsets import make_prompt
 
     _, forcer, _ = make(tok, t, [])
     gpqa = make_prompt("Q?", "mc", "s1", ["a", "b", "c", "d"])
@@ -303,7 +304,7 @@ def test_length_control_sentences_follow_s1s_task_text(tok, t):
 
 
 def test_engine_dtype_key():
-    from s1flow.sweep import engine_options_with_dtype
+    from s1flow.generate.sweep import engine_options_with_dtype
 
     assert engine_options_with_dtype("vllm", {"tensor_parallel_size": 8}, "float32") == {
         "tensor_parallel_size": 8, "dtype": "float32"}

@@ -52,13 +52,13 @@ def test_source_features_select_chain(files, tmp_path):
     write_table(raw, tmp_path / "raw.json")
     assert main(["source", "--path", str(tmp_path / "raw.json"), "--question-field", "problem", "--solution-field",
                  "answer", "--domain-field", "subject", "--out", str(tmp_path / "src.parquet")]) == 0
-    from s1flow.tokenizer import train_bpe_tokenizer
+    from s1flow.curate.tokenizer import train_bpe_tokenizer
 
     train_bpe_tokenizer(raw["problem"].tolist(), tmp_path / "tok", vocab_size=300)
     assert main(["features", "--pool", str(tmp_path / "src.parquet"), "--tokenizer", str(tmp_path / "tok"),
                  "--trace-fallback", "solution", "--out", str(tmp_path / "f.parquet")]) != 0  # no qhash: not a pool
     src = pd.read_parquet(tmp_path / "src.parquet")
-    from s1flow.pool import with_qhash
+    from s1flow.curate.pool import with_qhash
 
     with_qhash(src).to_parquet(tmp_path / "pool.parquet")
     assert main(["features", "--pool", str(tmp_path / "pool.parquet"), "--tokenizer", str(tmp_path / "tok"),

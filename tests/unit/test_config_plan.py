@@ -11,7 +11,7 @@ from conftest import REPO
 from s1flow.config import load_config, load_plan, run_plan, validated
 from s1flow.config.loading import schema_default
 from s1flow.errors import ConfigError, InputFileError
-from s1flow.setting import Rejection, Vote
+from s1flow.generate.setting import Rejection, Vote
 
 DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 

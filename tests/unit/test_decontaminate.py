@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s1flow.decontaminate import (
+from s1flow.curate.decontaminate import (
     PoolSettings,
     PoolSource,
     build_ngram_index,
@@ -16,9 +16,9 @@ from s1flow.decontaminate import (
     reference_contaminated,
     s1_survivor_order,
 )
+from s1flow.curate.pool import question_hash
 from s1flow.errors import ConfigError
 from s1flow.io import read_table
-from s1flow.pool import question_hash
 
 
 def _frame(questions, source="src"):
@@ -158,7 +158,7 @@ def test_only_sampled_questions_join_the_seen_set():
 def test_shuffled_first_n_is_datasets_shuffle_then_select(monkeypatch):
     import datasets
 
-    from s1flow.sources import pool_source, presets
+    from s1flow.curate.sources import pool_source, presets
 
     monkeypatch.setattr(presets.base, "XWORD_SAMPLE_SIZE", 3)
     ev = _words("e")
@@ -242,7 +242,7 @@ def test_bad_settings_name_the_config_key(cfg, key):
 
 
 def test_decontaminate_flag_must_be_boolean():
-    from s1flow.sources import pool_source
+    from s1flow.curate.sources import pool_source
 
     with pytest.raises(ConfigError, match=r"config sources\[aime\]\.decontaminate"):
         pool_source({"name": "aime", "decontaminate": "no"}, _frame(["q"]))
@@ -275,7 +275,7 @@ def test_paper_configs_decontaminate_against_exactly_s1s_four_sets(repo, name):
 def test_real_math_test_pool_follows_s1s_order(shared_data):
     import datasets
 
-    from s1flow.sources import presets
+    from s1flow.curate.sources import presets
 
     norm = presets.PRESETS["openaimath"].normalise(read_table(shared_data / "pool" / "math_test_5000.csv"),
                                                    where="math_test_5000.csv")

@@ -16,7 +16,7 @@ import pytest
 from s1flow.download import download_file, download_rubric
 from s1flow.errors import InputFileError
 from s1flow.judges import load_rubric
-from s1flow.label_stages import run_download_rubric
+from s1flow.stages.labels import run_download_rubric
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

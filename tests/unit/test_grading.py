@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pytest
 
-from s1flow import grading
 from s1flow.errors import InputFileError
-from s1flow.grading import (
+from s1flow.generate import grading
+from s1flow.generate.grading import (
     SUMMARY_COLUMNS,
     call_with_deadline,
     extract_answer,

@@ -3,9 +3,9 @@ import json
 import pandas as pd
 import pytest
 
+from s1flow.curate.pool import metadata_json, normalise_records, question_hash, validate_pool, with_qhash
 from s1flow.errors import InputFileError
 from s1flow.io import read_table, write_parquet, write_table
-from s1flow.pool import metadata_json, normalise_records, question_hash, validate_pool, with_qhash
 
 
 @pytest.mark.parametrize("suffix", ["parquet", "jsonl", "json", "csv"])

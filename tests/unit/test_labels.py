@@ -11,11 +11,11 @@ from openai_server import serve
 from test_budget import ScriptedEngine
 from transformers import AutoTokenizer
 
+from s1flow.curate.pool import question_hash
 from s1flow.engines.http import OpenAIClient
 from s1flow.errors import ConfigError
 from s1flow.judges import Rubric
-from s1flow.label_stages import client_from_config, judge_settings, merged_attempts, run_domains
-from s1flow.labels import (
+from s1flow.labels.tables import (
     JsonlCache,
     JudgeSettings,
     answer_questions,
@@ -25,7 +25,7 @@ from s1flow.labels import (
     rule_grade,
     teacher_grade_labels,
 )
-from s1flow.pool import question_hash
+from s1flow.stages.labels import client_from_config, judge_settings, merged_attempts, run_domains
 
 
 @pytest.mark.parametrize("solution, gold", [

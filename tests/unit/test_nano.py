@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from s1flow import nano
+from s1flow.curate.pool import COT_TYPES, NORMALISED_COLUMNS, question_hash, validate_normalised
 from s1flow.nano import (
     DOMAINS,
     EVAL_COLUMNS,
@@ -25,7 +26,6 @@ from s1flow.nano import (
     generate_problem,
 )
 from s1flow.nano.tasks import iteration
-from s1flow.pool import COT_TYPES, NORMALISED_COLUMNS, question_hash, validate_normalised
 
 N = 3000
 SEED = 7

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from s1flow import plan_train as planner
 from s1flow.errors import ConfigError, InputFileError
-from s1flow.train import planner
-from s1flow.train.planner import (
+from s1flow.plan_train import (
     GIB,
     KNOWN_CONFIGS,
     activation_bytes,

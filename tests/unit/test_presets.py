@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from conftest import shared_data_dir
 
+from s1flow.curate.pool import NORMALISED_COLUMNS, validate_normalised
+from s1flow.curate.sources import presets
 from s1flow.errors import ConfigError, InputFileError
 from s1flow.io import read_table
-from s1flow.pool import NORMALISED_COLUMNS, validate_normalised
-from s1flow.sources import presets
 
 datasets.disable_progress_bars()
 

@@ -1,6 +1,6 @@
 import random
 
-from s1flow.quality import quality_mask, quality_ok
+from s1flow.curate.quality import quality_mask, quality_ok
 
 
 def notebook_filter(question: str, source: str) -> bool:

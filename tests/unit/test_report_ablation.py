@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from s1flow.errors import ConfigError, InputFileError
-from s1flow.grading import per_question_correct
+from s1flow.generate.grading import per_question_correct
 from s1flow.report.ablation import (
     ABLATION_COLUMNS,
     ablation_latex,

@@ -9,6 +9,8 @@ import pytest
 from conftest import setting_row
 
 from s1flow.errors import InputFileError
+from s1flow.generate.setting import Conditional, Forced, Open, Rejection, Vote
+from s1flow.generate.sweep import samples_frame
 from s1flow.report.methods import (
     METHOD_COLUMNS,
     POINT_COLUMNS,
@@ -20,8 +22,6 @@ from s1flow.report.methods import (
     vote_counts,
     write_methods,
 )
-from s1flow.setting import Conditional, Forced, Open, Rejection, Vote
-from s1flow.sweep import samples_frame
 
 
 def row(qid, setting, budget, tokens, correct, *, sample=0, extracted=None, thinking="t"):

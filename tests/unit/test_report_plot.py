@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 
 from s1flow.errors import InputFileError
+from s1flow.generate.setting import Conditional, Forced, Open, Rejection, Vote
 from s1flow.report.methods import POINT_COLUMNS
 from s1flow.report.scaling_plot import plot_scaling, point_label, scaling_figure
-from s1flow.setting import Conditional, Forced, Open, Rejection, Vote
 
 
 def pt(evalset, method, model, setting, budget, tokens, acc, within=math.nan):
-    """A point of `setting` (an s1flow.setting kind) with its typed columns, as method_points makes it."""
+    """A point of `setting` (an s1flow.generate.setting kind) with its typed columns, as method_points makes it."""
     c = setting.columns()
     return {"evalset": evalset, "method": method, "model": model, "setting": setting.name,
             "cap": math.nan if c["cap"] is None else c["cap"], "num_wait": setting.num_wait,

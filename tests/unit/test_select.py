@@ -4,9 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s1flow.io import write_parquet
-from s1flow.pool import question_hash
-from s1flow.select import (
+from s1flow.curate.pool import question_hash
+from s1flow.curate.select import (
     SUBSETS,
     BenchmarkSources,
     SelectionSettings,
@@ -16,6 +15,7 @@ from s1flow.select import (
     preselect_mask,
     select_subset,
 )
+from s1flow.io import write_parquet
 
 
 def make_features(n=600, seed=0, with_correct=True):

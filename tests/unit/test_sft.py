@@ -284,7 +284,7 @@ def test_missing_pad_token_is_an_error():
 
 def test_sft_data_of_a_seeded_sample_of_the_subset(tiny_model_dir, tmp_path):
     """conditional.size: the length-controlled models may learn from a sample of the subset."""
-    from s1flow.train.stages import run_sft_data
+    from s1flow.stages.train import run_sft_data
 
     subset = tmp_path / "s1k.parquet"
     _rows(6).to_parquet(subset)

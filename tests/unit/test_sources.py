@@ -4,10 +4,10 @@ import datasets
 import pandas as pd
 import pytest
 
+from s1flow.curate.sources import load_source
 from s1flow.errors import ConfigError, InputFileError
-from s1flow.evalsets import load_hub_eval_set, normalise_eval_set
+from s1flow.generate.evalsets import load_hub_eval_set, normalise_eval_set
 from s1flow.io import write_table
-from s1flow.sources import load_source
 
 
 @pytest.fixture
@@ -81,8 +81,8 @@ def test_paper_pool_with_s1s_four_sets_on_local_stand_ins(tmp_path, monkeypatch,
     """The paper config's pool path on tiny local stand-ins that use the hub's field names."""
     import yaml
 
-    from s1flow.sources import presets
-    from s1flow.stages import run_build_pool, run_eval_set, run_load_source
+    from s1flow.curate.sources import presets
+    from s1flow.stages.pool import run_build_pool, run_eval_set, run_load_source
 
     lcb = {f"test{k}.jsonl": [{"question_content": _words(f"lcb{k}_"), "difficulty": "hard",
                                "question_title": f"t{k}"}] for k in ("", "2", "3", "4")}

@@ -7,12 +7,13 @@ import json
 import pandas as pd
 import pytest
 
-from s1flow.benchmarks import load_benchmark
-from s1flow.budget import BudgetForcer, Item, Sampling, run_settings_separately, run_sweep
 from s1flow.cli import main
 from s1flow.engines.base import GenerationRequest
 from s1flow.engines.hf import TransformersEngine
-from s1flow.setting import Forced
+from s1flow.generate.budget import BudgetForcer, Item, Sampling
+from s1flow.generate.evalsets import load_benchmark
+from s1flow.generate.runners import run_settings_separately, run_sweep
+from s1flow.generate.setting import Forced
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +141,7 @@ def test_bad_benchmark_table_is_rejected(talky_model, tmp_path, capsys):
 
 
 def test_sweep_command_runs_the_baselines(talky_model, tmp_path):
-    from s1flow.grading import summarise
+    from s1flow.generate.grading import summarise
 
     bench = tmp_path / "bench.jsonl"
     bench.write_text("".join(json.dumps({"problem": f"What is {i} plus 1?", "answer": str(i + 1)}) + "\n"
@@ -189,7 +190,7 @@ def test_sweep_command_open_responses(talky_model, tmp_path, engine):
 @pytest.mark.parametrize("name, kind", [("aime24_nofigures.jsonl", "math"), ("aime25_nofigures.jsonl", "math"),
                                         ("math500_test.jsonl", "math"), ("gpqa_diamond.csv", "mc")])
 def test_sweep_on_the_public_eval_files(talky_model, shared_data, tmp_path, name, kind):
-    from s1flow.benchmarks import load_benchmark
+    from s1flow.generate.evalsets import load_benchmark
 
     out = tmp_path / "s.parquet"
     assert main(["sweep", "--model", str(talky_model), "--benchmark", str(shared_data / "eval" / name),

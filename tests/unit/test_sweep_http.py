@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from transformers import AutoTokenizer
 
-from s1flow.budget import BudgetForcer, Item, Sampling, run_settings_separately, run_sweep
 from s1flow.engines.http import OpenAIClient, OpenAICompletionsEngine
-from s1flow.setting import Forced
+from s1flow.generate.budget import BudgetForcer, Item, Sampling
+from s1flow.generate.runners import run_settings_separately, run_sweep
+from s1flow.generate.setting import Forced
 
 
 def test_sweep_over_http_equals_setting_by_setting(tiny_model_dir):

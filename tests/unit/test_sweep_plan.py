@@ -7,8 +7,8 @@ import pytest
 
 from s1flow.config import ConditionalSpec, ModelSweep, validated
 from s1flow.errors import ConfigError, InputFileError
-from s1flow.setting import Conditional, Forced, Open, Rejection, Vote
-from s1flow.sweep import SAMPLE_COLUMNS, read_samples, samples_frame
+from s1flow.generate.setting import Conditional, Forced, Open, Rejection, Vote
+from s1flow.generate.sweep import SAMPLE_COLUMNS, read_samples, samples_frame
 
 
 def sweep(role="scaling", parallel=False, conditional=(), **evaluation):

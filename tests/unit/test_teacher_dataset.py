@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from s1flow.curate.pool import question_hash
+from s1flow.curate.sources.traces import TRACE_PRESETS, load_teacher_traces, resolve_spec
 from s1flow.errors import ConfigError, InputFileError
-from s1flow.pool import question_hash
-from s1flow.sources.traces import TRACE_PRESETS, load_teacher_traces, resolve_spec
 
 
 class FakeDataset:
@@ -93,7 +93,7 @@ def test_missing_columns_and_questions_are_clear_errors(tmp_path):
 
 
 def test_stage_writes_the_table_and_leaves_nothing_on_error(tmp_path):
-    from s1flow.label_stages import run_teacher_dataset
+    from s1flow.stages.labels import run_teacher_dataset
 
     src = tmp_path / "traces.parquet"
     s1_shaped().to_parquet(src)

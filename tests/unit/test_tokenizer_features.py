@@ -3,10 +3,10 @@ import hashlib
 import pandas as pd
 import pytest
 
+from s1flow.curate.features import build_features, feature_columns
+from s1flow.curate.pool import question_hash, with_qhash
+from s1flow.curate.tokenizer import count_tokens, load_tokenizer, train_bpe_tokenizer
 from s1flow.errors import InputFileError
-from s1flow.features import build_features, feature_columns
-from s1flow.pool import question_hash, with_qhash
-from s1flow.tokenizer import count_tokens, load_tokenizer, train_bpe_tokenizer
 
 
 @pytest.fixture(scope="module")

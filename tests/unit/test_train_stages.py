@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
 
-import s1flow.train.launch as launch
+import s1flow.stages.train as train_stage
 from s1flow.errors import ConfigError
+from s1flow.stages.train import run_train, split_training_config
 from s1flow.train.settings import TrainSettings, gradient_accumulation_steps
-from s1flow.train.stages import run_train, split_training_config
 
 
 @pytest.fixture
@@ -21,13 +22,11 @@ def fake_launch(monkeypatch):
     def run_training(args, *, gpus_per_node, nnodes, log_file, timeout=None):
         calls.append({"args": list(args), "procs": gpus_per_node, "nodes": nnodes})
         out = args[args.index("--out") + 1]
-        import os
-
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "config.json"), "w") as fh:
             fh.write("{}")
 
-    monkeypatch.setattr(launch, "run_training", run_training)
+    monkeypatch.setattr(train_stage, "run_training", run_training)
     return calls
 
 
@@ -61,7 +60,7 @@ def test_training_config_errors():
 
 
 def test_worked_solutions_for_pretraining_are_asked_for_and_answered():
-    from s1flow.train.stages import worked_solution_rows
+    from s1flow.nano.pretrain import worked_solution_rows
 
     rows = worked_solution_rows(12, domains=["iteration"], seed=1, prompt="Show your work.")
     assert rows.equals(worked_solution_rows(12, domains=["iteration"], seed=1, prompt="Show your work."))
@@ -86,7 +85,7 @@ def test_worked_solutions_for_pretraining_are_asked_for_and_answered():
 
 
 def test_worked_solutions_are_asked_for_in_a_seeded_mix_of_templates():
-    from s1flow.train.stages import ask_for_work, worked_solution_rows
+    from s1flow.nano.pretrain import ask_for_work, worked_solution_rows
 
     assert ask_for_work("What is 2+2?", "Show your work.") == "What is 2+2?\n\nShow your work."
     assert ask_for_work("What is {x}?", "Work it out. {question}") == "Work it out. What is {x}?"

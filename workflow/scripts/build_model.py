@@ -1,7 +1,7 @@
 import os
 
 from s1flow.logs import setup_logging, stage_errors
-from s1flow.train.stages import run_build_model
+from s1flow.stages.labels import run_build_model
 
 
 def main(sm):

@@ -1,5 +1,5 @@
-from s1flow.label_stages import run_domains
 from s1flow.logs import setup_logging, stage_errors
+from s1flow.stages.labels import run_domains
 
 
 def main(sm):

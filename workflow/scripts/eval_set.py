@@ -1,5 +1,5 @@
 from s1flow.logs import setup_logging, stage_errors
-from s1flow.stages import run_eval_set
+from s1flow.stages.pool import run_eval_set
 
 
 def main(sm):

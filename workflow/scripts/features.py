@@ -1,7 +1,7 @@
 import os
 
 from s1flow.logs import setup_logging, stage_errors
-from s1flow.stages import run_features
+from s1flow.stages.features import run_features
 
 
 def main(sm):

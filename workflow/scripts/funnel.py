@@ -1,6 +1,6 @@
 from s1flow.config.settings import selection_settings
 from s1flow.logs import setup_logging, stage_errors
-from s1flow.stages import run_funnel
+from s1flow.stages.select import run_funnel
 
 
 def main(sm):

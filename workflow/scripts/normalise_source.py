@@ -1,5 +1,5 @@
 from s1flow.logs import setup_logging, stage_errors
-from s1flow.stages import run_load_source
+from s1flow.stages.pool import run_load_source
 
 
 def main(sm):

@@ -1,13 +1,11 @@
 from s1flow.logs import setup_logging, stage_errors
-from s1flow.report.methods import methods_table, write_methods
-from s1flow.sweep import read_samples
+from s1flow.stages.report import run_methods
 
 
 def main(sm):
     setup_logging(sm.log[0])
     with stage_errors():
-        samples = {tuple(key): read_samples(path) for key, path in zip(sm.params.tables, sm.input.samples, strict=True)}
-        write_methods(methods_table(samples), md=sm.output.md, csv=sm.output.csv)
+        run_methods(sm.params.tables, sm.input.samples, md=sm.output.md, csv=sm.output.csv)
 
 
 if "snakemake" in globals():

@@ -1,5 +1,5 @@
 from s1flow.logs import setup_logging, stage_errors
-from s1flow.train.stages import run_sft_data
+from s1flow.stages.train import run_sft_data
 
 
 def main(sm):

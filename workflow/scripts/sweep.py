@@ -1,5 +1,5 @@
 from s1flow.logs import setup_logging, stage_errors
-from s1flow.stages import run_sweep
+from s1flow.stages.evaluate import run_sweep
 
 
 def main(sm):

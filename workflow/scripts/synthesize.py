@@ -1,5 +1,5 @@
 from s1flow.logs import setup_logging, stage_errors
-from s1flow.stages import run_synthesize
+from s1flow.stages.synthetic import run_synthesize
 
 
 def main(sm):

@@ -1,5 +1,5 @@
-from s1flow.label_stages import run_teacher_grades
 from s1flow.logs import setup_logging, stage_errors
+from s1flow.stages.labels import run_teacher_grades
 
 
 def main(sm):

@@ -1,7 +1,7 @@
 import os
 
 from s1flow.logs import setup_logging, stage_errors
-from s1flow.train.stages import run_train
+from s1flow.stages.train import run_train
 
 
 def main(sm):

@@ -1,5 +1,5 @@
 from s1flow.logs import setup_logging, stage_errors
-from s1flow.stages import run_train_tokenizer
+from s1flow.stages.features import run_train_tokenizer
 
 
 def main(sm):

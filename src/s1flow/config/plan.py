@@ -16,9 +16,9 @@ from typing import Any
 
 from s1flow.config.loading import read_yaml, validated
 from s1flow.config.sweeps import ConditionalSpec, ModelSweep
+from s1flow.curate.select import SUBSETS
 from s1flow.errors import ConfigError
 from s1flow.nano import EVAL_SET_NAMES
-from s1flow.select import SUBSETS
 
 #: the fine-tuned length-controlled models (Table 3), by the control they learn
 CONTROL_MODEL_NAMES: Mapping[str, str] = MappingProxyType({"tokens": "tokencond", "steps": "stepcond"})

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from s1flow.budget import Delimiters
 from s1flow.config.loading import schema_default
-from s1flow.select import BenchmarkSources, SelectionSettings
+from s1flow.curate.select import BenchmarkSources, SelectionSettings
+from s1flow.generate.budget import Delimiters
+from s1flow.labels.tables import JudgeSettings
 
 #: the generation keys that set the chat delimiters
 DELIMITER_KEYS = ("think_start", "think_stop", "answer_start", "forced_end", "answer_stop")
@@ -26,3 +27,13 @@ def selection_settings(selection: Mapping[str, Any], seed: int) -> SelectionSett
 def delimiters(generation: Mapping[str, Any]) -> Delimiters:
     """The chat delimiters from the ``generation`` section (unset keys: Qwen's, as s1 uses)."""
     return Delimiters(**{k: generation[k] for k in DELIMITER_KEYS if generation.get(k) is not None})
+
+
+#: the ``judge`` keys that say how the judge is asked
+JUDGE_KEYS = ("max_tokens", "temperature", "reply_tries", "reply_parsing")
+
+
+def judge_settings(cfg: Mapping[str, Any] | None) -> JudgeSettings:
+    """How the judge is asked, from config key ``judge`` (reply length, temperature, tries, parsing)."""
+    cfg = cfg or {}
+    return JudgeSettings(**{k: cfg[k] for k in JUDGE_KEYS if cfg.get(k) is not None})

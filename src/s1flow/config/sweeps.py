@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from s1flow.budget import Sampling
 from s1flow.errors import ConfigError
-from s1flow.setting import Conditional, Forced, Open, Rejection, Setting, Vote
-from s1flow.sweep import SweepPlan, settings_grid
+from s1flow.generate.budget import Sampling
+from s1flow.generate.setting import Conditional, Forced, Open, Rejection, Setting, Vote
+from s1flow.generate.sweep import SweepPlan, settings_grid
 
 ROLES = ("scaling", "open", "control", "ablation")
 

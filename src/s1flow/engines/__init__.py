@@ -11,7 +11,11 @@ import os
 from typing import Any
 
 from s1flow.engines.base import Engine, Generation, GenerationRequest
+from s1flow.engines.hf import TransformersEngine
+from s1flow.engines.http import CLIENT_KEYS, OpenAIClient, OpenAICompletionsEngine
+from s1flow.engines.vllm import VLLMEngine
 from s1flow.errors import ConfigError
+from s1flow.models import generation_eos_ids, load_hf_tokenizer
 
 ENGINE_KINDS = ("transformers", "vllm", "openai")
 
@@ -26,25 +30,15 @@ def load_engine(kind: str, model: str | os.PathLike, **options: Any) -> Engine:
     token ids the budget-forcing controller needs.
     """
     if kind == "transformers":
-        from s1flow.engines.hf import TransformersEngine
-
         return TransformersEngine(model, **options)
     if kind == "vllm":
-        from s1flow.engines.vllm import VLLMEngine
-
         return VLLMEngine(model, **options)
     if kind == "openai":
-        from s1flow.engines.http import OpenAIClient, OpenAICompletionsEngine
-
-        client_keys = {"base_url", "api_key_env", "timeout", "max_retries", "backoff", "max_backoff", "concurrency",
-                       "extra_body"}
-        client_opts = {k: v for k, v in options.items() if k in client_keys}
-        rest = {k: v for k, v in options.items() if k not in client_keys}
+        client_opts = {k: v for k, v in options.items() if k in CLIENT_KEYS}
+        rest = {k: v for k, v in options.items() if k not in CLIENT_KEYS}
         if "base_url" not in client_opts:
             raise ConfigError("engine 'openai' needs base_url (the server's /v1 address)")
         if isinstance(rest.get("tokenizer"), str | os.PathLike) or "tokenizer" not in rest:
-            from s1flow.models import generation_eos_ids, load_hf_tokenizer
-
             source = rest.get("tokenizer") or model
             rest["tokenizer"] = load_hf_tokenizer(source)
             rest.setdefault("eos_token_ids", generation_eos_ids(source))

@@ -1,7 +1,7 @@
 """The token-level protocol every generation backend implements.
 
 A backend turns token-id prompts into continuations. It knows nothing about thinking,
-answers or budgets: the budget-forcing controller (:mod:`s1flow.budget`) drives it with
+answers or budgets: the budget-forcing controller (:mod:`s1flow.generate.budget`) drives it with
 plain requests (max tokens, stop token ids, min tokens, temperature, seed) and reads back
 the generated ids and why generation ended.
 

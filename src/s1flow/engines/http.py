@@ -554,3 +554,15 @@ def _tokenizer_max_id(tokenizer: Any) -> int:
     if hasattr(tokenizer, "__len__"):  # transformers tokenizers
         return len(tokenizer) - 1
     raise ConfigError(f"cannot read the vocabulary size of {type(tokenizer).__name__}; pass max_token_id")
+
+
+#: the OpenAIClient settings a config section (``judge``, ``features.teacher_api``, an engine's options) may set
+CLIENT_KEYS = ("base_url", "api_key_env", "timeout", "max_retries", "backoff", "max_backoff", "concurrency",
+               "extra_body")
+
+
+def client_from_config(cfg: Mapping[str, Any] | None, key: str) -> OpenAIClient:
+    """An OpenAI-compatible client from a config section (``judge`` or ``features.teacher_api``)."""
+    if not cfg or not cfg.get("base_url") or not cfg.get("model"):
+        raise ConfigError(f"config key '{key}': base_url and model of the OpenAI-compatible endpoint are required")
+    return OpenAIClient(model=cfg["model"], **{k: cfg[k] for k in CLIENT_KEYS if cfg.get(k) is not None})

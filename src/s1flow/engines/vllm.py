@@ -32,6 +32,7 @@ from typing import Any
 
 from s1flow.engines.base import Generation, GenerationRequest, check_prompt_ids
 from s1flow.errors import MissingDependencyError
+from s1flow.models import check_model_dir, generation_eos_ids, load_hf_tokenizer, local_model_config
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,6 @@ MAX_BIAS_IDS = 1024
 
 def _embedding_rows_from_config(model: str | os.PathLike) -> int | None:
     """``vocab_size`` from a local model directory's config.json, if there is one."""
-    from s1flow.models import local_model_config
-
     data = local_model_config(model)
     if data is None:
         return None
@@ -109,8 +108,6 @@ class VLLMEngine:
                  seed: int = 0, max_model_len: int | None = None, gpu_memory_utilization: float = 0.9,
                  enable_prefix_caching: bool = True, llm_factory: Callable[..., Any] | None = None,
                  sampling_params_cls: Callable[..., Any] | None = None, **llm_kwargs: Any) -> None:
-        from s1flow.models import check_model_dir, generation_eos_ids, load_hf_tokenizer
-
         check_model_dir(model)
         self.model = str(model)
         # what vLLM itself stops at besides the tokenizer's EOS (requests set ignore_eos, so the

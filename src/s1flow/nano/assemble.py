@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from s1flow.curate.pool import NORMALISED_COLUMNS, metadata_json, question_hash
 from s1flow.nano.core import CHECKS, OPENERS, Problem, Rand, conclude
 from s1flow.nano.tasks import GENERATORS
-from s1flow.pool import NORMALISED_COLUMNS, metadata_json, question_hash
 
 #: domain name -> s1 ``cot_type``.
 DOMAINS: dict[str, str] = {

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from s1flow.errors import ConfigError, InputFileError
-from s1flow.grading import per_question_correct
+from s1flow.generate.grading import per_question_correct
 from s1flow.io import read_table, require_columns, write_table
 from s1flow.report.bootstrap import paired_bootstrap
 

@@ -30,7 +30,7 @@ import pandas as pd
 
 from s1flow.conditional import count_steps
 from s1flow.errors import InputFileError
-from s1flow.grading import per_question_correct
+from s1flow.generate.grading import per_question_correct
 from s1flow.io import require_columns, write_table
 from s1flow.report import metrics
 
@@ -159,7 +159,7 @@ def setting_points(samples: pd.DataFrame, *, model: str, evalset: str) -> pd.Dat
     """One point per setting of one samples table (majority voting: one per vote count); columns POINT_COLUMNS.
 
     Accuracy in percent (majority vote over a question's samples, as in
-    :func:`s1flow.grading.per_question_correct`); settings no method claims are left out.
+    :func:`s1flow.generate.grading.per_question_correct`); settings no method claims are left out.
     """
     where = f"samples of model '{model}' on eval set '{evalset}'"
     require_columns(samples, ["qid", "setting", "budget", "sample", "thinking", "thinking_tokens", "extracted",

@@ -10,7 +10,7 @@ of two ``2, 4, ..., <= N`` (``[2**i for i in range(1, N.bit_length())]``):
   first of the tied answers, i.e. the tie goes to the answer seen first. Here the order is the
   ``sample`` index, whatever the row order of the table.
 
-Here the vote is :func:`s1flow.grading.majority_vote` over the ``extracted`` column, with
+Here the vote is :func:`s1flow.generate.grading.majority_vote` over the ``extracted`` column, with
 equivalent spellings counted as one answer (``normalise_answer``); the winner is graded like
 the sample that carries it (its ``correct``). Ties go to the answer seen first, as in s1. A
 sample without an extracted answer casts no vote (s1's math tasks vote with its raw answer text,
@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from s1flow.errors import InputFileError
-from s1flow.grading import per_question_correct
+from s1flow.generate.grading import per_question_correct
 from s1flow.io import require_columns, write_table
 
 SAMPLING_COLUMNS = ["model", "evalset", "setting", "n", "questions", "cov", "maj"]

@@ -21,13 +21,15 @@ import warnings
 from pathlib import Path
 
 from s1flow.errors import ConfigError, S1FlowError
-from s1flow.train.trainer import ensure_ds_accelerator  # imports nothing heavy (no torch, no deepspeed)
+from s1flow.train.settings import TrainSettings
+from s1flow.train.trainer import (
+    ensure_ds_accelerator,  # imports nothing heavy (no torch, no deepspeed)
+    train_sft,
+)
 
 
 def parse_settings(value: str):
     """TrainSettings from a JSON object string or a JSON file path."""
-    from s1flow.train.settings import TrainSettings
-
     text = value
     path = Path(value)
     if not value.lstrip().startswith("{") and path.is_file():
@@ -74,8 +76,6 @@ def main(argv: list[str] | None = None) -> int:
                         format=f"%(asctime)s [rank {rank}] %(levelname)s %(name)s: %(message)s")
     try:
         settings = parse_settings(args.settings)
-        from s1flow.train.trainer import train_sft
-
         metrics = train_sft(args.sft, args.base, args.out, settings=settings, checkpoint_dir=args.checkpoints,
                             deepspeed=not args.no_deepspeed, offload_optimizer=args.offload_optimizer,
                             partition_report=args.partition_report)

@@ -28,7 +28,9 @@ from typing import Any
 
 import pandas as pd
 
+from s1flow.conditional import annotate_trace, conditional_question
 from s1flow.errors import ConfigError, InputFileError
+from s1flow.models import CHATML_TEMPLATE
 
 RESPONSE_TEMPLATE = "<|im_start|>assistant\n"
 PAD_TOKEN = "<|fim_pad|>"
@@ -52,8 +54,6 @@ def assistant_content(trace: str | None, answer: str) -> str:
 
 
 def _chat_template(tokenizer) -> str | None:
-    from s1flow.models import CHATML_TEMPLATE
-
     return None if getattr(tokenizer, "chat_template", None) else CHATML_TEMPLATE
 
 
@@ -114,8 +114,6 @@ def build_sft_table(rows: pd.DataFrame, tokenizer, block_size: int, *, direct: b
     for _, r in rows.iterrows():
         question, trace = str(r["question"]), None if direct else str(r["trace"])
         if control:
-            from s1flow.conditional import annotate_trace, conditional_question
-
             trace, budget = annotate_trace(trace, tokenizer, control, chunk_tokens)
             question = conditional_question(question, control, budget)
             budgets.append(budget)

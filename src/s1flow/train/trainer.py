@@ -47,8 +47,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from s1flow.errors import ConfigError, InputFileError
+from s1flow.errors import ConfigError, InputFileError, MissingDependencyError
+from s1flow.io import read_table, require_string_column, write_json
+from s1flow.models import CHATML_TEMPLATE, check_model_dir, load_hf_tokenizer
+from s1flow.train.deepspeed_config import deepspeed_config
+from s1flow.train.loss import sft_trainer_class
 from s1flow.train.settings import TrainSettings, gradient_accumulation_steps
+from s1flow.train.sft import SFTCollator, resolve_pad_token_id, tokenize_and_mask
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +83,6 @@ def process_layout() -> tuple[int, int, int]:
 
 def read_sft_texts(sft_file: str | os.PathLike) -> list[str]:
     """The ``text`` column of an SFT file (as :func:`s1flow.train.sft.build_sft_table` writes it)."""
-    from s1flow.io import read_table, require_string_column
-
     df = read_table(sft_file)
     require_string_column(df, "text", str(sft_file))
     texts = df["text"].tolist()
@@ -97,9 +100,6 @@ def check_sft_inputs(sft_file: str | os.PathLike, base_model: str | os.PathLike,
     for settings that cannot work (an indivisible batch, a tokenizer without a pad token,
     a missing DeepSpeed). Returns a small summary (examples, tokenizer pad id, accumulation).
     """
-    from s1flow.models import check_model_dir, load_hf_tokenizer
-    from s1flow.train.sft import resolve_pad_token_id
-
     if not 0.0 <= settings.warmup_ratio < 1.0:
         raise ConfigError(f"training.warmup_ratio must be in [0, 1), got {settings.warmup_ratio}")
     try:
@@ -119,8 +119,6 @@ def check_sft_inputs(sft_file: str | os.PathLike, base_model: str | os.PathLike,
         import importlib.util
 
         if importlib.util.find_spec("deepspeed") is None:
-            from s1flow.errors import MissingDependencyError
-
             raise MissingDependencyError("DeepSpeed is not installed (pip install deepspeed==0.19.8), "
                                          "or train without it (--no-deepspeed)")
     return {"examples": len(texts), "pad_token_id": pad, "gradient_accumulation_steps": accumulation}
@@ -289,11 +287,6 @@ def train_sft(sft_file: str | os.PathLike, base_model: str | os.PathLike, out_di
     from transformers import AutoConfig, TrainingArguments
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
-    from s1flow.models import CHATML_TEMPLATE, load_hf_tokenizer
-    from s1flow.train.deepspeed_config import deepspeed_config
-    from s1flow.train.loss import sft_trainer_class
-    from s1flow.train.sft import SFTCollator, tokenize_and_mask
-
     use_cuda = torch.cuda.is_available()
     bf16 = resolve_bf16(settings.bf16)
     if bf16 and deepspeed and not use_cuda:
@@ -425,8 +418,6 @@ def train_sft(sft_file: str | os.PathLike, base_model: str | os.PathLike, out_di
         "settings": json.loads(settings.to_json()),
     }
     if args.process_index == 0:
-        from s1flow.io import write_json
-
         tokenizer.save_pretrained(str(out_dir))
         write_json(metrics, out_dir / METRICS_FILE)
     if world > 1:

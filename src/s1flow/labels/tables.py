@@ -32,7 +32,18 @@ from tqdm import tqdm
 
 from s1flow.engines.base import Engine, GenerationRequest
 from s1flow.errors import ConfigError
-from s1flow.grading import extract_answer, is_correct
+from s1flow.generate.budget import request_seed
+from s1flow.generate.grading import extract_answer, is_correct
+from s1flow.judges import (
+    REPLY_PARSING,
+    domain_messages,
+    grading_messages,
+    load_rubric,
+    parse_domain_code,
+    parse_yes_no,
+    split_teacher_reply,
+    teacher_messages,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +129,6 @@ def answer_questions(engine: Engine, tokenizer, questions: Mapping[str, str], *,
                      temperature: float = 0.0, seed: int = 0, cache: JsonlCache | None = None,
                      chunk_size: int = 64, system: str | None = None) -> dict[str, str]:
     """Each question answered by a model in plain chat (no thinking phase), keyed like `questions`."""
-    from s1flow.budget import request_seed
-
     stop = tokenizer.convert_tokens_to_ids("<|im_end|>")
     stop_ids = tuple(t for t in {stop, tokenizer.eos_token_id} if isinstance(t, int) and t >= 0)
     todo = [k for k in questions if not (cache and k in cache)]
@@ -157,8 +166,6 @@ class JudgeSettings:
     reply_parsing: str = "lenient"
 
     def __post_init__(self) -> None:
-        from s1flow.judges import REPLY_PARSING
-
         if not isinstance(self.reply_tries, int) or self.reply_tries < 0:
             raise ConfigError(f"config key 'judge.reply_tries': expected an integer >= 0, got {self.reply_tries!r}")
         if self.reply_parsing not in REPLY_PARSING:
@@ -254,8 +261,6 @@ class LabelResult:
 def judge_grades(client, rows: pd.DataFrame, attempts: Mapping[str, str | None], *, cache_dir: str | os.PathLike,
                  purpose: str, settings: JudgeSettings | None = None) -> Grades:
     """s1's LLM-judge grading of attempts against reference solutions; null without a solution."""
-    from s1flow.judges import grading_messages, parse_yes_no
-
     settings = settings or JudgeSettings()
     items = {}
     for qhash, question, solution in zip(rows["qhash"], rows["question"], rows["solution"], strict=True):
@@ -341,8 +346,6 @@ def domain_labels(pool: pd.DataFrame, *, client, rubric_file: str | os.PathLike,
     A question whose replies never end in a code of the rubric keeps a null domain and is
     named in the report's ``judge.failed_qhashes``.
     """
-    from s1flow.judges import domain_messages, load_rubric, parse_domain_code
-
     settings = judge or JudgeSettings()
     rubric = load_rubric(rubric_file)
     codes = [r.code for r in rubric]
@@ -364,8 +367,6 @@ def domain_labels(pool: pd.DataFrame, *, client, rubric_file: str | os.PathLike,
 def teacher_trace_labels(pool: pd.DataFrame, have_trace: Sequence[str], *, client, cache_dir: str | os.PathLike,
                          max_tokens: int | None = None, temperature: float = 0.0) -> pd.DataFrame:
     """``trace`` and ``attempt`` from a teacher model for every question that has no trace yet."""
-    from s1flow.judges import split_teacher_reply, teacher_messages
-
     done = set(have_trace)
     todo = pool[~pool["qhash"].isin(done)]
     items = {q: teacher_messages(text) for q, text in zip(todo["qhash"], todo["question"], strict=True)}

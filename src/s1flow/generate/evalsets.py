@@ -1,4 +1,9 @@
-"""Evaluation benchmarks: loading (hub or local file), multiple-choice shuffling and prompting.
+"""Eval sets: one loader for the hub and local files, the pool stage's normalised questions, and the
+prompted benchmark a sweep runs (multiple-choice shuffling and prompt styles).
+
+:func:`normalise_eval_set` maps any eval table to ``id``, ``question``, ``answer`` (nullable),
+recognising the usual field names unless given (the pool stage decontaminates against these);
+:func:`load_hub_table` reads a hub dataset for both.
 
 A :class:`Benchmark` holds one row per question with ``qid``, ``question`` (the original
 text), ``prompt`` (the user message sent to the model), ``answer`` (the gold math answer,
@@ -34,7 +39,7 @@ import os
 import random
 import re
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +47,6 @@ from typing import Any
 import pandas as pd
 
 from s1flow.errors import ConfigError, InputFileError
-from s1flow.evalsets import ANSWER_FIELDS, ID_FIELDS, QUESTION_FIELDS, _pick
 from s1flow.io import FORMATS, read_table, require_string_column
 
 __all__ = [
@@ -88,6 +92,39 @@ SIMPLE_EVALS_MC_TEMPLATE = (
 
 GPQA_CHOICE_FIELDS = ("Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
 CHOICES_FIELDS = ("choices", "options")
+
+
+QUESTION_FIELDS = ("question", "problem", "Question", "Problem")
+ANSWER_FIELDS = ("answer", "Answer", "Correct Answer", "final_answer", "gold")
+ID_FIELDS = ("id", "unique_id", "Record ID", "idx")
+
+
+def _pick(df: pd.DataFrame, given: str | None, usual: Sequence[str], what: str, where: str) -> str | None:
+    if given:
+        if given not in df.columns:
+            columns = sorted(map(str, df.columns))
+            raise InputFileError(f"{where}: {what} field '{given}' not found; columns are {columns}")
+        return given
+    for name in usual:
+        if name in df.columns:
+            return name
+    return None
+
+
+def normalise_eval_set(df: pd.DataFrame, *, where: str, question_field: str | None = None,
+                       answer_field: str | None = None) -> pd.DataFrame:
+    """Map an eval table to id / question / answer, recognising the usual field names."""
+    q = _pick(df, question_field, QUESTION_FIELDS, "question", where)
+    if q is None:
+        raise InputFileError(f"{where}: no question field; expected one of {list(QUESTION_FIELDS)} "
+                             f"(or set question_field); columns are {sorted(map(str, df.columns))}")
+    require_string_column(df, q, where)
+    a = _pick(df, answer_field, ANSWER_FIELDS, "answer", where)
+    i = _pick(df, None, ID_FIELDS, "id", where)
+    ids = df[i].astype(str).tolist() if i else [str(k) for k in range(len(df))]
+    answers = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in df[a]] if a else None
+    return pd.DataFrame({"id": ids, "question": df[q].tolist(),
+                         "answer": answers if answers is not None else [None] * len(df)})
 
 
 @dataclass(frozen=True)
@@ -379,19 +416,34 @@ def _hub_spec(hub: HubSpec | Mapping[str, Any]) -> HubSpec:
     return HubSpec(str(hub["dataset"]), hub.get("config"), str(hub.get("split") or "test"))
 
 
-def _load_hub_table(spec: HubSpec, load_dataset: Callable[..., Any] | None) -> pd.DataFrame:
-    where = f"hub:{spec.dataset}" + (f"[{spec.config}]" if spec.config else "") + f":{spec.split}"
+def load_hub_table(dataset: str, config: str | None, split: str, *,
+                   load_dataset: Callable[..., Any] | None = None,
+                   data_files: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """A hub dataset's split as a table (`data_files`: only those files, whose split is ``train``).
+
+    `load_dataset` replaces ``datasets.load_dataset`` (tests, mirrors). A failure (network, a
+    gated dataset such as GPQA, a missing split) is an InputFileError naming the dataset."""
+    where = f"hub:{dataset}" + (f"[{config}]" if config else "") + f":{split}"
     if load_dataset is None:
-        import datasets
+        import datasets  # optional at import time: only hub eval sets need it
 
         load_dataset = datasets.load_dataset
+    extra = {"data_files": data_files if isinstance(data_files, str) else list(data_files)} if data_files else {}
     try:
-        ds = load_dataset(spec.dataset, spec.config, split=spec.split)
-        df = ds.to_pandas() if hasattr(ds, "to_pandas") else pd.DataFrame(ds)
+        ds = load_dataset(dataset, config, split=split, **extra)
+        return ds.to_pandas() if hasattr(ds, "to_pandas") else pd.DataFrame(ds)
     except Exception as exc:  # network, auth (GPQA is gated), missing split ...: name the dataset
         raise InputFileError(f"{where}: cannot load from the Hugging Face hub ({type(exc).__name__}: {exc}); "
                              "download it and pass the local file instead, or fix the hub spec") from exc
-    return df
+
+
+def load_hub_eval_set(dataset: str, config: str | None, split: str, *, question_field: str | None = None,
+                      answer_field: str | None = None, load_dataset: Callable[..., Any] | None = None,
+                      data_files: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """An eval set from the Hugging Face hub (e.g. simplescaling/aime24_nofigures), normalised."""
+    raw = load_hub_table(dataset, config, split, load_dataset=load_dataset, data_files=data_files)
+    return normalise_eval_set(raw, where=f"hub:{dataset}", question_field=question_field,
+                              answer_field=answer_field)
 
 
 def load_benchmark(name_or_path: str | os.PathLike, *, seed: int, prompt_style: str = "s1",
@@ -408,7 +460,7 @@ def load_benchmark(name_or_path: str | os.PathLike, *, seed: int, prompt_style: 
     """
     if hub is not None or (isinstance(name_or_path, str) and name_or_path in HUB_BENCHMARKS):
         spec = _hub_spec(hub) if hub is not None else HUB_BENCHMARKS[str(name_or_path)]
-        df = _load_hub_table(spec, load_dataset)
+        df = load_hub_table(spec.dataset, spec.config, spec.split, load_dataset=load_dataset)
         where = f"hub:{spec.dataset}"
         return benchmark_from_table(df, name=name or str(name_or_path), where=where,
                                     seed=seed, prompt_style=prompt_style, limit=limit, choice_shuffle=choice_shuffle,

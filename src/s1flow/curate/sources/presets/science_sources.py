@@ -1,7 +1,7 @@
 """The science and exam sources: OlympicArena, SciEval, JEEBench, AGIEval and GPQA.
 
 SciEval is sampled after decontamination (:func:`_select_scieval`, :func:`_select_scieval_s1`);
-its sample size is read at call time from :data:`s1flow.sources.presets.base.SCIEVAL_SAMPLE_SIZE`.
+its sample size is read at call time from :data:`s1flow.curate.sources.presets.base.SCIEVAL_SAMPLE_SIZE`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from s1flow.errors import InputFileError
-from s1flow.io import require_columns, require_string_column
-from s1flow.sources.presets import base  # the sample sizes, read at call time
-from s1flow.sources.presets.base import (
+from s1flow.curate.sources.presets import base  # the sample sizes, read at call time
+from s1flow.curate.sources.presets.base import (
     SUBSET,
     LoadDataset,
     _as_list,
@@ -32,6 +30,8 @@ from s1flow.sources.presets.base import (
     _load,
     _subsets,
 )
+from s1flow.errors import InputFileError
+from s1flow.io import require_columns, require_string_column
 
 # --------------------------------------------------------------------------- OlympicArena
 

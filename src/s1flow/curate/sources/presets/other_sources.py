@@ -1,7 +1,7 @@
 """The coding sources (USACO, LiveCodeBench) and the crossword clues (XWord).
 
 XWord is sampled after decontamination (:func:`_select_xword`); its sample size is read at
-call time from :data:`s1flow.sources.presets.base.XWORD_SAMPLE_SIZE`.
+call time from :data:`s1flow.curate.sources.presets.base.XWORD_SAMPLE_SIZE`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from s1flow.curate.sources.presets import base  # the sample sizes, read at call time
+from s1flow.curate.sources.presets.base import LoadDataset, _concat, _emit, _keep, _load, _stripped, _subsets
 from s1flow.io import require_columns, require_string_column
-from s1flow.sources.presets import base  # the sample sizes, read at call time
-from s1flow.sources.presets.base import LoadDataset, _concat, _emit, _keep, _load, _stripped, _subsets
 
 XWORD_INSTRUCTION = (
     "Solve the crossword puzzle. "

@@ -3,7 +3,7 @@
 A sweep is a list of settings (caps x Wait counts, optional minimum) plus optional
 rejection-sampling caps and a majority-vote (parallel scaling) setting. An open plan runs
 every setting, majority vote included, as the model's own response without budget forcing
-(the baseline rows of a base model; see :mod:`s1flow.budget`). Questions are
+(the baseline rows of a base model; see :mod:`s1flow.generate.budget`). Questions are
 processed in chunks; each finished chunk is written to a cache directory with a
 fingerprint of everything that determines its rows, so a killed sweep resumes where it
 stopped and a changed sweep starts afresh.
@@ -25,22 +25,17 @@ from typing import TypeVar
 import pandas as pd
 from tqdm import tqdm
 
-from s1flow.benchmarks import Benchmark
-from s1flow.budget import (
-    COMPAT_MODES,
-    BudgetForcer,
-    Delimiters,
-    Item,
-    SampleResult,
-    Sampling,
-    rejection_sample,
-    run_settings_separately,
-    run_sweep,
-)
+from s1flow.engines import load_engine
+from s1flow.engines.http import client_from_config
 from s1flow.errors import ConfigError, InputFileError
-from s1flow.grading import GRADED_TEXTS, SAMPLE_COLUMNS, answer_section, grade
+from s1flow.generate.budget import COMPAT_MODES, BudgetForcer, Delimiters, Item, SampleResult, Sampling
+from s1flow.generate.evalsets import Benchmark, load_benchmark
+from s1flow.generate.grading import GRADED_TEXTS, SAMPLE_COLUMNS, answer_section, grade
+from s1flow.generate.runners import rejection_sample, run_settings_separately, run_sweep
+from s1flow.generate.setting import SETTING_COLUMNS, Forced, Open, Rejection, Setting, Vote
 from s1flow.io import read_table, require_columns, write_parquet
-from s1flow.setting import SETTING_COLUMNS, Forced, Open, Rejection, Setting, Vote
+from s1flow.judges import grading_messages, parse_yes_no
+from s1flow.models import local_model_config, model_identity
 
 log = logging.getLogger(__name__)
 S = TypeVar("S", bound=Setting)
@@ -165,8 +160,6 @@ def grade_rows(rows: Sequence[SampleResult], benchmark: Benchmark, *, judge=None
     texts = [graded_text(r, graded, delimiters) for r in rows]
     graded_rows = [grade(t, gold[r.qid], benchmark.kind) for r, t in zip(rows, texts, strict=True)]
     if judge is not None:
-        from s1flow.judges import grading_messages, parse_yes_no
-
         if judge_cache is None:
             raise ConfigError("grading samples by judge needs a cache directory")
         keys = [hashlib.sha256(f"{r.qid}\x1f{r.setting}\x1f{r.sample}\x1f{t}".encode()).hexdigest()[:24]
@@ -308,8 +301,6 @@ class _ChunkCache:
 
 def context_length(model: str | os.PathLike, default: int = 32768) -> int:
     """The model's context length from its local config.json (``max_position_embeddings``), else `default`."""
-    from s1flow.models import local_model_config
-
     value = (local_model_config(model) or {}).get("max_position_embeddings")
     return value if isinstance(value, int) and value > 0 else default
 
@@ -325,13 +316,9 @@ def sweep_to_file(model: str | os.PathLike, benchmark: str | os.PathLike, out: s
 
     `judge` (an endpoint config: base_url, model, api_key_env, ...) grades with s1's LLM-judge
     prompt instead of offline; its replies are cached under `cache_dir` (or next to `out`).
-    `compat` is the budget-forcing semantics (:data:`~s1flow.budget.COMPAT_MODES`), `dtype` the
+    `compat` is the budget-forcing semantics (:data:`~s1flow.generate.budget.COMPAT_MODES`), `dtype` the
     engine's precision (s1 evaluates in float32), `graded` what is graded (:func:`graded_text`).
     """
-    from s1flow.benchmarks import load_benchmark
-    from s1flow.engines import load_engine
-    from s1flow.models import model_identity
-
     if compat not in COMPAT_MODES:  # checked before a model loads
         raise ConfigError(f"generation.compat: {compat!r} is not one of {list(COMPAT_MODES)}")
     if graded not in GRADED_TEXTS:
@@ -341,8 +328,6 @@ def sweep_to_file(model: str | os.PathLike, benchmark: str | os.PathLike, out: s
                            choice_shuffle=choice_shuffle)
     client = None
     if judge:
-        from s1flow.label_stages import client_from_config
-
         client = client_from_config(judge, "judge")
     backend = load_engine(engine, model, **(engine_options or {}))
     forcer = BudgetForcer(backend, backend.tokenizer, delimiters=delimiters, answer_max_tokens=answer_max_tokens,

@@ -16,11 +16,11 @@ from typing import Any
 
 import pandas as pd
 
+from s1flow.curate.pool import question_hash, to_json_value
+from s1flow.curate.sources import LoadDataset, _hf_load_dataset
+from s1flow.curate.sources.presets.base import _load
 from s1flow.errors import ConfigError, InputFileError
 from s1flow.io import read_table
-from s1flow.pool import question_hash, to_json_value
-from s1flow.sources import LoadDataset, _hf_load_dataset
-from s1flow.sources.presets.base import _load
 
 KEY = "config key 'features.teacher_dataset'"
 

@@ -5,7 +5,7 @@ s1 mapped and filtered its rows (``normalise``). ``fetch(load_dataset)`` calls t
 ``datasets.load_dataset``-like callable for exactly the configs and splits s1 used and returns
 one pandas DataFrame of raw rows; when several configs or splits are concatenated, the column
 ``_subset`` holds the config name (or release tag) of each row. ``normalise(raw, where=, seed=)``
-returns the normalised columns of :data:`s1flow.pool.NORMALISED_COLUMNS`.
+returns the normalised columns of :data:`s1flow.curate.pool.NORMALISED_COLUMNS`.
 
 ``source`` values are s1's own ``source_type`` strings as they appear in s1's released pool
 (``simplescaling/data_ablation_full59k``), e.g. ``qfq/openaimath/Algebra``,
@@ -52,7 +52,7 @@ the registry (:mod:`.registry`); this module re-exports :class:`Preset`, :data:`
 
 from __future__ import annotations
 
-from s1flow.sources.presets.base import Preset
-from s1flow.sources.presets.registry import PRESETS, get_preset
+from s1flow.curate.sources.presets.base import Preset
+from s1flow.curate.sources.presets.registry import PRESETS, get_preset
 
 __all__ = ["PRESETS", "Preset", "get_preset"]

@@ -23,6 +23,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from tqdm import tqdm
 
 from s1flow.errors import InputFileError
+from s1flow.models import CHATML_TEMPLATE
 
 QWEN_SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 
@@ -97,8 +98,6 @@ def train_bpe_tokenizer(texts: Sequence[str], out_dir: str | os.PathLike, *, voc
     tokens: ``<|endoftext|>``, ``<|im_start|>``, ``<|im_end|>``, ``<|fim_pad|>``; ChatML chat template.
     """
     from transformers import PreTrainedTokenizerFast  # deferred: importing transformers takes ~1 s
-
-    from s1flow.models import CHATML_TEMPLATE
 
     specials = [*QWEN_SPECIAL_TOKENS, "<|fim_pad|>"]
     tok = Tokenizer(models.BPE())

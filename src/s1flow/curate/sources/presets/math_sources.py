@@ -2,7 +2,7 @@
 
 s1's own sets are the probability qualifier questions (``s1_prob``) and the brain-teasers
 (``s1_teasers``). NuminaMath's sample size is read at call time from
-:data:`s1flow.sources.presets.base.NUMINAMATH_SAMPLE_SIZE`.
+:data:`s1flow.curate.sources.presets.base.NUMINAMATH_SAMPLE_SIZE`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from s1flow.errors import InputFileError
-from s1flow.io import require_columns
-from s1flow.sources.presets import base  # the sample sizes, read at call time
-from s1flow.sources.presets.base import (
+from s1flow.curate.sources.presets import base  # the sample sizes, read at call time
+from s1flow.curate.sources.presets.base import (
     SUBSET,
     LoadDataset,
     _column_or_none,
@@ -32,6 +30,8 @@ from s1flow.sources.presets.base import (
     _subsets,
     _with_suffix,
 )
+from s1flow.errors import InputFileError
+from s1flow.io import require_columns
 
 AIME_MAX_YEAR = 2022
 

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from s1flow.curate.pool import normalise_records
 from s1flow.errors import InputFileError
 from s1flow.io import require_string_column
-from s1flow.pool import normalise_records
 
 #: sample sizes of s1's collect_data.py (read at call time by the sources' mappers)
 NUMINAMATH_SAMPLE_SIZE = 500
@@ -194,7 +194,7 @@ def _emit(
     drop: Iterable[str] = (),
     drop_per_row: Sequence[Iterable[str]] | None = None,
 ) -> pd.DataFrame:
-    """Build the normalised table with :func:`s1flow.pool.normalise_records`.
+    """Build the normalised table with :func:`s1flow.curate.pool.normalise_records`.
 
     `question` / `solution` / `domain` name a column of `df` or give one derived value per row
     (then the raw columns they came from are listed in `drop`, or per row in `drop_per_row`,

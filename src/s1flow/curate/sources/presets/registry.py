@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from s1flow.errors import ConfigError
-from s1flow.sources.presets.base import Preset, _single
-from s1flow.sources.presets.math_sources import (
+from s1flow.curate.sources.presets.base import Preset, _single
+from s1flow.curate.sources.presets.math_sources import (
     _fetch_numinamath,
     _fetch_olympiadbench,
     _normalise_aime,
@@ -16,14 +15,14 @@ from s1flow.sources.presets.math_sources import (
     _normalise_s1_teasers,
     _normalise_theoremqa,
 )
-from s1flow.sources.presets.other_sources import (
+from s1flow.curate.sources.presets.other_sources import (
     _fetch_livecodebench,
     _normalise_livecodebench,
     _normalise_usacobench,
     _normalise_xword,
     _select_xword,
 )
-from s1flow.sources.presets.science_sources import (
+from s1flow.curate.sources.presets.science_sources import (
     _fetch_agieval,
     _fetch_gpqa,
     _fetch_olympic_arena,
@@ -36,6 +35,7 @@ from s1flow.sources.presets.science_sources import (
     _select_scieval,
     _select_scieval_s1,
 )
+from s1flow.errors import ConfigError
 
 PRESETS: dict[str, Preset] = {
     p.name: p

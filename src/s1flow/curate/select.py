@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from s1flow.features import correct_aliases
+from s1flow.curate.features import correct_aliases
 
 SubsetName = Literal["s1k", "random", "diverse", "longest", "full"]
 SUBSETS: tuple[str, ...] = ("s1k", "random", "diverse", "longest", "full")

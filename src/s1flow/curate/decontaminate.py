@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from s1flow.curate.pool import POOL_COLUMNS, question_hash, with_qhash
 from s1flow.errors import ConfigError
-from s1flow.pool import POOL_COLUMNS, question_hash, with_qhash
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ class PoolSettings:
     ones. ``shuffle_seed``: the seed of ``datasets.Dataset.shuffle`` (s1: 42).
     ``sampling``: how a sampled preset picks from its shuffled survivors, "balanced" (SciEval:
     round-robin over task and topic) or "s1" (SciEval: s1's quota walk); see
-    :mod:`s1flow.sources.presets`.
+    :mod:`s1flow.curate.sources.presets`.
     """
 
     ngram: int = 8

@@ -3,7 +3,7 @@
 This module reads the ``training`` section of a workflow config, resolves the model's config
 (a local directory, the built-in table of Qwen2.5 shapes, or the hub through transformers),
 plans with :mod:`s1flow.train.memory_model` (whose docstring has the memory formula) and
-prints the plan; ``python -m s1flow.train.planner`` runs the command line. The memory
+prints the plan; ``python -m s1flow.plan_train`` runs the command line. The memory
 model's names (:func:`plan_training`, :class:`Plan`, :func:`model_shape`, ...) are
 re-exported here.
 

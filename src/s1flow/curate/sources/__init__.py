@@ -3,14 +3,14 @@
 A source entry in the config (``sources:`` list) is a mapping with ``name`` (a unique
 label used in reports) and ``kind``:
 
-- ``hub``: ``preset`` names one of s1's 16 sources (see :mod:`s1flow.sources.presets`),
+- ``hub``: ``preset`` names one of s1's 16 sources (see :mod:`s1flow.curate.sources.presets`),
   loaded with ``datasets.load_dataset`` and mapped/filtered as s1 did; or a generic
   ``dataset`` / ``config`` / ``split`` with ``fields``.
 - ``file``: a local jsonl / json / csv / parquet ``path``, mapped either by a
   ``preset`` (the same mapping as the hub source, for a local copy) or by ``fields``.
 - ``synthetic``: the questions made by the embedded generator (:mod:`s1flow.nano`).
 
-Every loader returns the normalised columns of :data:`s1flow.pool.NORMALISED_COLUMNS`.
+Every loader returns the normalised columns of :data:`s1flow.curate.pool.NORMALISED_COLUMNS`.
 
 :func:`pool_source` tells the pool stage how to treat a loaded source: the preset's sampling
 (applied after decontamination) and ``decontaminate`` (false: appended as is, as s1 added
@@ -25,11 +25,11 @@ from typing import Any
 
 import pandas as pd
 
-from s1flow.decontaminate import PoolSource
+from s1flow.curate.decontaminate import PoolSource
+from s1flow.curate.pool import NORMALISED_COLUMNS, normalise_records, validate_normalised
+from s1flow.curate.sources import presets
 from s1flow.errors import ConfigError
 from s1flow.io import read_table
-from s1flow.pool import NORMALISED_COLUMNS, normalise_records, validate_normalised
-from s1flow.sources import presets
 
 LoadDataset = Callable[..., Any]
 
@@ -115,7 +115,7 @@ def pool_source(spec: Mapping[str, Any], table: pd.DataFrame, *, sampling: str =
     """The pool stage's view of a loaded source: its preset's pick and the ``decontaminate`` flag.
 
     `sampling` is ``decontamination.sampling`` ("balanced" or "s1", see
-    :meth:`s1flow.sources.presets.Preset.selection`).
+    :meth:`s1flow.curate.sources.presets.Preset.selection`).
     """
     name = str(spec.get("name", "?"))
     where = f"config sources[{name}]"

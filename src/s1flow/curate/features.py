@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 from tokenizers import Tokenizer
 
+from s1flow.curate.pool import POOL_COLUMNS
+from s1flow.curate.quality import quality_mask
+from s1flow.curate.tokenizer import count_tokens
 from s1flow.errors import InputFileError
 from s1flow.io import require_columns, require_string_column
-from s1flow.pool import POOL_COLUMNS
-from s1flow.quality import quality_mask
-from s1flow.tokenizer import count_tokens
 
 log = logging.getLogger(__name__)
 

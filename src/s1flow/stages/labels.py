@@ -1,6 +1,6 @@
-"""File-level entry points of the model-computed label stages (workflow scripts call these).
+"""The label rules (workflow/rules/labels.smk): the tiny models, then the label tables models compute.
 
-Each writes one label table keyed by qhash (see :mod:`s1flow.labels`), atomically; the
+Each writes one label table keyed by qhash (see :mod:`s1flow.labels.tables`), atomically; the
 feature stage merges the tables in the order the workflow lists them.
 """
 
@@ -9,44 +9,33 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from s1flow.errors import ConfigError
+from s1flow.config.settings import judge_settings
+from s1flow.curate.pool import validate_pool
+from s1flow.curate.sources.traces import load_teacher_traces
+from s1flow.download import download_rubric
+from s1flow.engines import load_engine
+from s1flow.engines.http import client_from_config
+from s1flow.errors import ConfigError, S1FlowError
 from s1flow.io import read_table, write_json, write_parquet
-from s1flow.labels import (
-    JudgeSettings,
+from s1flow.labels.tables import (
     LabelResult,
     difficulty_labels,
     domain_labels,
     teacher_grade_labels,
     teacher_trace_labels,
 )
-from s1flow.pool import validate_pool
+from s1flow.models import model_identity
+from s1flow.nano.pretrain import direct_answer_rows, worked_solution_rows
+from s1flow.nano.tiny_model import TinyModelSpec, init_tiny_model
+from s1flow.stages.train import run_train, write_sft_data
 
 log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
-
-JUDGE_KEYS = ("max_tokens", "temperature", "reply_tries", "reply_parsing")
-CLIENT_KEYS = ("base_url", "model", "api_key_env", "timeout", "max_retries", "backoff", "max_backoff", "concurrency",
-               "extra_body")
-
-
-def client_from_config(cfg: Mapping[str, Any] | None, key: str):
-    """An OpenAI-compatible client from a config section (``judge`` or ``features.teacher_api``)."""
-    from s1flow.engines.http import OpenAIClient
-
-    if not cfg or not cfg.get("base_url") or not cfg.get("model"):
-        raise ConfigError(f"config key '{key}': base_url and model of the OpenAI-compatible endpoint are required")
-    return OpenAIClient(**{k: cfg[k] for k in CLIENT_KEYS if cfg.get(k) is not None})
-
-
-def judge_settings(cfg: Mapping[str, Any] | None) -> JudgeSettings:
-    """How the judge is asked, from config key ``judge`` (reply length, temperature, tries, parsing)."""
-    cfg = cfg or {}
-    return JudgeSettings(**{k: cfg[k] for k in JUDGE_KEYS if cfg.get(k) is not None})
-
 
 def _write(result: LabelResult, out: PathLike, report: PathLike | None) -> None:
     write_parquet(result.table, out)
@@ -63,9 +52,6 @@ def _pool(pool_file: PathLike) -> pd.DataFrame:
 def run_difficulty(pool_file: PathLike, out: PathLike, *, spec: Mapping[str, Any], seed: int, grader: str,
                    judge: Mapping[str, Any] | None, cache_dir: PathLike, report: PathLike | None = None) -> None:
     """``correct_<alias>`` of one difficulty model (config item of ``difficulty.models``), and its report."""
-    from s1flow.engines import load_engine
-    from s1flow.models import model_identity
-
     pool = _pool(pool_file)
     options = dict(spec.get("engine_options") or {})
     engine = load_engine(spec.get("engine", "transformers"), spec["model"], **options)
@@ -113,9 +99,6 @@ def run_domains(pool_file: PathLike, out: PathLike, *, rubric: PathLike, judge: 
 
 def run_download_rubric(url: str, out: PathLike) -> None:
     """s1's MSC rubric (config key ``features.msc_rubric_url``) saved as ``features.msc_rubric``."""
-    from s1flow.download import download_rubric
-    from s1flow.errors import S1FlowError
-
     try:
         download_rubric(url, out)
     except S1FlowError as exc:
@@ -124,7 +107,6 @@ def run_download_rubric(url: str, out: PathLike) -> None:
 
 def run_teacher_dataset(spec: Mapping[str, Any], out: PathLike) -> None:
     """``trace``/``attempt`` from an existing trace dataset (s1's released traces; ``features.teacher_dataset``)."""
-    from s1flow.sources.traces import load_teacher_traces
 
     labels = load_teacher_traces(spec)
     log.info("teacher dataset: %d questions with a trace", len(labels))
@@ -142,3 +124,43 @@ def run_teacher_traces(pool_file: PathLike, label_files: Sequence[PathLike], out
                                   max_tokens=(teacher or {}).get("max_tokens"),
                                   temperature=float((teacher or {}).get("temperature", 0.0)))
     write_parquet(labels, out)
+
+
+def run_build_model(tokenizer_dir: PathLike, out_dir: PathLike, *, spec: Mapping[str, Any], seed: int,
+                    pool_file: PathLike | None = None, work_dir: PathLike, log_file: PathLike) -> None:
+    """Random-init a tiny Qwen2 model; with ``spec.pretrain``, train it on direct answers (no thinking)."""
+    spec = dict(spec)
+    pretrain = spec.pop("pretrain", None)
+    known = set(TinyModelSpec.__dataclass_fields__)
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise ConfigError(f"config key 'models': unknown model settings {unknown}; "
+                          f"known: {sorted(known) + ['pretrain']}")
+    work = Path(work_dir)
+    if not pretrain:
+        init_tiny_model(tokenizer_dir, out_dir, spec=TinyModelSpec(**spec), seed=seed)
+        return
+    init_dir = init_tiny_model(tokenizer_dir, work / "init", spec=TinyModelSpec(**spec), seed=seed)
+    pretrain = dict(pretrain)
+    limit = pretrain.pop("questions", None)
+    rows = direct_answer_rows(pool_file, limit=limit, seed=seed, data=pretrain.pop("data", "synthetic"))
+    n_worked = int(pretrain.pop("worked_questions", 0))
+    domains = pretrain.pop("worked_domains", ["iteration"])
+    domains = dict(domains) if isinstance(domains, Mapping) else list(domains)
+    prompt = pretrain.pop("worked_prompt", "Show your work.")
+    phrasing = str(pretrain.pop("worked_phrasing", "pool"))
+    fmt = str(pretrain.pop("worked_format", "plain"))
+    unasked = float(pretrain.pop("worked_unasked", 0.0))
+    if n_worked:
+        worked = worked_solution_rows(n_worked, domains=domains, seed=seed, prompt=prompt, phrasing=phrasing,
+                                      fmt=fmt, unasked=unasked)
+        rows = pd.concat([rows, worked], ignore_index=True).sample(frac=1.0, random_state=seed)
+    block = int(pretrain.get("block_size", 256))
+    write_sft_data(rows, init_dir, work / "direct.parquet", work / "direct.json", block_size=block, direct=True,
+                   source="direct answers and worked solutions" if n_worked else "direct answers")
+    # token-mean loss: this is the base model's pretraining (worked solutions next to short direct
+    # answers), tuned with it; s1's per-sequence mean is for the SFT runs
+    training = {"deepspeed": False, "processes_per_node": 1, "gradient_checkpointing": False,
+                "global_batch_size": 16, "micro_batch_size": 16, "epochs": 3, "learning_rate": 1e-3,
+                "block_size": block, "warmup_ratio": 0.05, "seed": seed, "loss_normalization": "token", **pretrain}
+    run_train(work / "direct.parquet", init_dir, out_dir, work / "checkpoints", training=training, log_file=log_file)

@@ -36,7 +36,7 @@ MATH_TIMEOUT_SECONDS: float = 5.0
 MAX_MATH_ANSWER_CHARS: int = 1000
 MC_LETTERS = "ABCD"
 
-#: samples.parquet: the question, the setting (its label, then its typed columns, see s1flow.setting), the
+#: samples.parquet: the question, the setting (its label, then its typed columns, see s1flow.generate.setting), the
 #: sample and its grading
 SAMPLE_COLUMNS = ["qid", "setting", "method", "cap", "budget", "num_wait", "min_thinking", "condition",
                   "stated_budget", "length_class", "forced", "samples_per_question", "sample", "thinking", "answer",

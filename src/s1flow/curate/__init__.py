@@ -1,0 +1,1 @@
+"""Curation: question sources, the pool, decontamination, quality, features and the s1K selection."""

@@ -1,0 +1,1 @@
+"""Labels computed by models and judges: difficulty, teacher traces and grades, domains."""

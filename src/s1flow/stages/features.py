@@ -1,0 +1,60 @@
+"""The feature rules (workflow/rules/features.smk): the tokenizer and the feature table.
+
+Each function reads its input files (validating columns), calls the library functions and
+writes its outputs atomically, so a failed stage leaves no output that looks complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from s1flow.curate.features import build_features
+from s1flow.curate.pool import validate_pool
+from s1flow.curate.tokenizer import load_tokenizer, train_bpe_tokenizer
+from s1flow.errors import ConfigError
+from s1flow.io import read_table, write_parquet
+
+log = logging.getLogger(__name__)
+PathLike = str | os.PathLike
+
+
+def tokenizer_from_config(cfg: Mapping[str, Any], trained_dir: PathLike | None = None):
+    """Load the tokenizer named by ``features.tokenizer`` (a trained one lives in `trained_dir`)."""
+    kind = cfg.get("kind", "train")
+    if kind == "train":
+        if trained_dir is None:
+            raise ConfigError("features.tokenizer.kind 'train' needs the trained tokenizer directory")
+        return load_tokenizer(trained_dir)
+    if kind == "vocab_merges":
+        return load_tokenizer(vocab=cfg.get("vocab"), merges=cfg.get("merges"))
+    if not cfg.get("path"):
+        raise ConfigError(f"features.tokenizer.path is required for kind '{kind}'")
+    return load_tokenizer(cfg["path"])
+
+
+def run_train_tokenizer(pool_file: PathLike, out_dir: PathLike, *, teacher_file: PathLike | None = None,
+                        vocab_size: int = 2048) -> None:
+    """Train the embedded default's byte-level BPE on pool questions and teacher traces."""
+    pool = read_table(pool_file)
+    texts = pool["question"].tolist() + [s for s in pool["solution"] if isinstance(s, str)]
+    if teacher_file:
+        teacher = read_table(teacher_file)
+        texts += [t for t in teacher["trace"] if isinstance(t, str)]
+    train_bpe_tokenizer(texts, out_dir, vocab_size=vocab_size)
+
+
+def run_features(pool_file: PathLike, out: PathLike, *, tokenizer_cfg: Mapping[str, Any],
+                 trained_tokenizer: PathLike | None = None, label_files: Sequence[PathLike] = (),
+                 aliases: Sequence[str] = (), trace_fallback: str = "none", domain_fallback: str = "none") -> None:
+    """Build features.parquet from the pool, label tables and the tokenizer."""
+    pool = read_table(pool_file)
+    validate_pool(pool, str(pool_file))
+    tokenizer = tokenizer_from_config(tokenizer_cfg, trained_tokenizer)
+    labels = [(str(p), read_table(p)) for p in label_files]
+    features = build_features(pool, tokenizer, labels=labels, aliases=aliases, trace_fallback=trace_fallback,
+                              domain_fallback=domain_fallback, progress=True)
+    write_parquet(features, out)
+    log.info("features: %d rows, columns %s", len(features), list(features.columns))

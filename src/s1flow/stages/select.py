@@ -1,0 +1,52 @@
+"""The selection rules (workflow/rules/select.smk): each subset, and the funnel report.
+
+Each function reads its input files (validating columns), calls the library functions and
+writes its outputs atomically, so a failed stage leaves no output that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from s1flow.curate.features import validate_features
+from s1flow.curate.select import SelectionSettings, funnel, select_subset
+from s1flow.io import read_table, write_json, write_parquet
+
+log = logging.getLogger(__name__)
+PathLike = str | os.PathLike
+
+
+def read_features(path: PathLike) -> pd.DataFrame:
+    """Read and validate a feature table."""
+    df = read_table(path)
+    validate_features(df, str(path))
+    return df
+
+
+def run_select(features_file: PathLike, subset: str, settings: SelectionSettings, out: PathLike,
+               details_out: PathLike | None = None) -> pd.DataFrame:
+    """Write one subset (and, when asked, the details the funnel reports)."""
+    features = read_features(features_file)
+    chosen, details = select_subset(features, subset, settings)  # type: ignore[arg-type]
+    if details_out:
+        write_json(details, details_out)
+    write_parquet(chosen, out)
+    log.info("subset %s: %d rows, %d domains", subset, len(chosen), chosen["domain"].nunique())
+    return chosen
+
+
+def run_funnel(features_file: PathLike, subsets: Mapping[str, PathLike], details: Mapping[str, PathLike],
+               settings: SelectionSettings, out: PathLike) -> dict:
+    """Write funnel.json from the feature table and the written subsets."""
+    features = read_features(features_file)
+    tables = {name: read_table(p, allow_empty=True) for name, p in subsets.items()}
+    info = {name: json.loads(Path(p).read_text(encoding="utf-8")) for name, p in details.items()}
+    result = funnel(features, tables, settings, info)
+    write_json(result, out)
+    return result
