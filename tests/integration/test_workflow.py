@@ -1,7 +1,7 @@
 """Integration tests: snakemake runs on small configs in a temporary directory."""
 
 import json
-import re
+import os
 import shutil
 import subprocess
 import sys
@@ -292,14 +292,11 @@ def test_an_eval_set_kept_for_decontamination_only_is_not_swept(tmp_path):
     for spec in cfg["eval_sets"]:
         if spec["name"] == "synth_mixed":
             spec["evaluate"] = False
-    r = snakemake(tmp_path, cfg, "-n", "-p")
-    out = r.stdout + r.stderr
-    assert r.returncode == 0, out[-3000:]
-    assert "results/evalsets/synth_mixed.parquet" in out  # the pool is still decontaminated against it
-    assert "results/eval/s1k/synth_steps/samples.parquet" in out
-    sweeps = _job_blocks(out, "sweep")
-    assert sweeps and not [b for b in sweeps if "synth_mixed" in b]
-    assert "/synth_mixed/samples.parquet" not in out
+    jobs = dry_run_jobs(tmp_path, cfg)
+    (pool,) = jobs_of(jobs, "build_pool")
+    assert "results/evalsets/synth_mixed.parquet" in pool["input"]  # the pool is still decontaminated against it
+    sweeps = {(j["wildcards"]["evalmodel"], j["wildcards"]["evalset"]) for j in jobs_of(jobs, "sweep")}
+    assert ("s1k", "synth_steps") in sweeps and not [s for s in sweeps if s[1] == "synth_mixed"]
 
 
 def test_an_eval_set_swept_but_not_decontaminated_against_is_no_pool_input(tmp_path):
@@ -307,13 +304,13 @@ def test_an_eval_set_swept_but_not_decontaminated_against_is_no_pool_input(tmp_p
     for spec in cfg["eval_sets"]:
         if spec["name"] == "synth_steps":
             spec["decontaminate"] = False
-    r = snakemake(tmp_path, cfg, "-n", "-p")
-    out = r.stdout + r.stderr
-    assert r.returncode == 0, out[-3000:]
-    pool = _job_blocks(out, "build_pool")
-    assert pool and "results/evalsets/synth_mc.parquet" in pool[0]
-    assert "results/evalsets/synth_steps.parquet" not in out
-    assert "results/eval/s1k/synth_steps/samples.parquet" in out
+    jobs = dry_run_jobs(tmp_path, cfg)
+    (pool,) = jobs_of(jobs, "build_pool")
+    assert "results/evalsets/synth_mc.parquet" in pool["input"]
+    assert "results/evalsets/synth_steps.parquet" not in pool["input"]
+    assert not [j for j in jobs_of(jobs, "eval_set") if j["wildcards"]["evalset"] == "synth_steps"]
+    sweeps = {(j["wildcards"]["evalmodel"], j["wildcards"]["evalset"]) for j in jobs_of(jobs, "sweep")}
+    assert ("s1k", "synth_steps") in sweeps
 
 
 def test_wait_caps_outside_the_grid_or_the_ablation_setting_is_a_config_error(tmp_path):
@@ -402,8 +399,7 @@ def test_teacher_traces_from_a_trace_dataset(tmp_path):
                            teacher_dataset={"preset": "s1_59k", "path": str(tmp_path / "traces.parquet")})
     r = snakemake(work, cfg, "results/features/features.parquet")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "rule teacher_dataset:" in r.stdout + r.stderr
-    labels = pd.read_parquet(work / "results" / "labels" / "teacher_dataset.parquet")
+    labels = pd.read_parquet(work / "results" / "labels" / "teacher_dataset.parquet")  # the rule ran
     assert set(labels["qhash"]) == set(half["qhash"])
     features = pd.read_parquet(work / "results" / "features" / "features.parquet")
     has_trace = set(features.loc[features["trace_tokens"].notna(), "qhash"])
@@ -492,24 +488,48 @@ def test_model_labels_and_sweeps_through_real_endpoints(tmp_path, monkeypatch):
             assert key.encode() not in path.read_bytes(), path
 
 
-def _job_blocks(out: str, rule: str) -> list[str]:
-    """The dry run's description of each job of `rule` (up to the next blank line)."""
-    return [job.split("\n\n")[0] for job in out.split(f"rule {rule}:")[1:]]
+#: the tests' Snakemake logger plugin (tests/plugins): each planned job as JSON, from Snakemake's own records
+JOB_PLUGIN = REPO / "tests" / "plugins"
 
 
-def paper_dry_run(tmp_path: Path, cfg: dict | str, *extra: str) -> str:
-    """`snakemake -n` of a paper config (a name under config/paper, or a config dict) in a directory that,
-    like a fresh clone, has no resources/ (the MSC rubric is downloaded by a rule): its output."""
+def planned_jobs(workdir: Path, configfile: Path, *extra: str, cores: int = 16) -> list[dict]:
+    """The jobs a dry run plans (rule_name, wildcards, input, output, resources, threads), read through
+    Snakemake's logger-plugin interface rather than its console text."""
+    log = workdir / "planned_jobs.jsonl"
+    log.unlink(missing_ok=True)
+    env = {**os.environ, "S1FLOW_JOB_LOG": str(log),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(JOB_PLUGIN), os.environ.get("PYTHONPATH")]))}
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(configfile), "-n", "--cores", str(cores), "--logger", "s1flow-jobs", *extra]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
+
+
+def jobs_of(jobs: list[dict], rule: str) -> list[dict]:
+    return [j for j in jobs if j["rule_name"] == rule]
+
+
+def rules_of(jobs: list[dict]) -> set[str]:
+    return {j["rule_name"] for j in jobs}
+
+
+def paper_dry_run(tmp_path: Path, cfg: dict | str, *extra: str) -> list[dict]:
+    """The jobs of `snakemake -n` on a paper config (a name under config/paper, or a config dict) in a
+    directory that, like a fresh clone, has no resources/ (the MSC rubric is downloaded by a rule)."""
     if isinstance(cfg, str):
         path = REPO / "config" / "paper" / f"{cfg}.yaml"
     else:
         path = tmp_path / "paper.yaml"
         path.write_text(yaml.safe_dump(cfg))
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-           "--configfile", str(path), "-n", "--cores", "16", *extra]
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return r.stdout + r.stderr
+    return planned_jobs(tmp_path, path, *extra)
+
+
+def dry_run_jobs(workdir: Path, cfg: dict) -> list[dict]:
+    """The jobs of `snakemake -n` on a config dict."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return planned_jobs(workdir, workdir / "config.yaml", cores=2)
 
 
 @pytest.mark.parametrize("paper,teacher,dataset,rules", [
@@ -520,9 +540,9 @@ def test_paper_config_with_released_traces(tmp_path, paper, teacher, dataset, ru
     """s1's released traces replace the teacher API, or come first and the API writes the rest."""
     cfg = yaml.safe_load((REPO / "config" / "paper" / f"{paper}.yaml").read_text())
     cfg["features"].update(teacher=teacher, teacher_dataset={"preset": dataset})
-    out = paper_dry_run(tmp_path, cfg)
-    assert {r for r in ("teacher_dataset", "teacher_traces") if f"rule {r}:" in out} == rules
-    assert len(_job_blocks(out, "train")) == 7  # five subsets, the token- and step-conditional models
+    jobs = paper_dry_run(tmp_path, cfg)
+    assert rules_of(jobs) & {"teacher_dataset", "teacher_traces"} == rules
+    assert len(jobs_of(jobs, "train")) == 7  # five subsets, the token- and step-conditional models
 
 
 @pytest.mark.parametrize("paper", ["s1-32b", "s1.1-32b"])
@@ -530,37 +550,35 @@ def test_paper_config_dry_run_requests_16_gpus_for_training(tmp_path, paper):
     """The paper's configs build the whole DAG offline; each GPU job asks for what the paper ran on:
     SFT on 2 nodes x 8 GPUs (one launcher task per node), vLLM sweeps on 8 GPUs (tensor parallel 8),
     the difficulty models on their tensor-parallel size."""
-    out = paper_dry_run(tmp_path, paper)
-    train_jobs = _job_blocks(out, "train")
-    assert len(train_jobs) == 7  # the five subsets and the token- and step-conditional models
-    assert "rule sft_control_data:" in out
-    for block in train_jobs:
-        resources = re.search(r"resources: (.*)", block).group(1)
-        for want in ("gpu=16", "nodes=2", "mpi=srun", "tasks=2", "mem_mb=900000", "runtime=720"):
-            assert want in resources.split(", "), resources
-    sweeps = _job_blocks(out, "sweep")
-    assert sweeps and all("gpu=8" in re.search(r"resources: (.*)", b).group(1).split(", ") for b in sweeps)
-    difficulty = {re.search(r"wildcards: alias=(\w+)", b).group(1): re.search(r"resources: (.*)", b).group(1)
-                  for b in _job_blocks(out, "difficulty_labels")}
-    assert "gpu=1" in difficulty["qwen7b"].split(", ") and "gpu=4" in difficulty["qwen32b"].split(", ")
-    for rule in ("difficulty_labels", "teacher_traces", "teacher_grades", "domain_labels", "sft_data"):
-        assert f"rule {rule}:" in out
-    rubric = _job_blocks(out, "download_msc_rubric")
-    assert len(rubric) == 1 and "output: resources/msc.json" in rubric[0]
+    jobs = paper_dry_run(tmp_path, paper)
+    train_jobs = jobs_of(jobs, "train")
+    assert sorted(j["wildcards"]["subset"] for j in train_jobs) == sorted(
+        ["s1k", "random", "diverse", "longest", "full", "tokencond", "stepcond"])
+    assert "sft_control_data" in rules_of(jobs)
+    for job in train_jobs:
+        want = {"gpu": 16, "nodes": 2, "mpi": "srun", "tasks": 2, "mem_mb": 900000, "runtime": 720}
+        assert {k: job["resources"].get(k) for k in want} == want, job["resources"]
+    sweeps = jobs_of(jobs, "sweep")
+    assert sweeps and all(j["resources"]["gpu"] == 8 for j in sweeps)
+    difficulty = {j["wildcards"]["alias"]: j["resources"]["gpu"] for j in jobs_of(jobs, "difficulty_labels")}
+    assert difficulty["qwen7b"] == 1 and difficulty["qwen32b"] == 4
+    assert {"difficulty_labels", "teacher_traces", "teacher_grades", "domain_labels", "sft_data"} <= rules_of(jobs)
+    rubric = jobs_of(jobs, "download_msc_rubric")
+    assert len(rubric) == 1 and rubric[0]["output"] == ["resources/msc.json"]
     # cov@n / maj@n read the sampled runs only: the base's maj@64 sweeps
-    sampling = _job_blocks(out, "sampling")
-    assert len(sampling) == 1 and "results/eval/base/" in sampling[0] and "results/eval/s1k/" not in sampling[0]
+    (sampling,) = jobs_of(jobs, "sampling")
+    assert sampling["input"] and all(f.startswith("results/eval/base/") for f in sampling["input"])
 
 
 def test_paper_dry_run_keeps_a_rubric_that_is_already_there(tmp_path):
     """resources/msc.json put there by the user is used as it is: no download is planned."""
     (tmp_path / "resources").mkdir()
     (tmp_path / "resources" / "msc.json").write_text("[]")  # not read in a dry run
-    out = paper_dry_run(tmp_path, "s1-32b")
-    assert "rule download_msc_rubric:" not in out and "rule domain_labels:" in out
+    jobs = paper_dry_run(tmp_path, "s1-32b")
+    assert "download_msc_rubric" not in rules_of(jobs) and "domain_labels" in rules_of(jobs)
     # no rule produces it then, so not even a forced rerun of everything replaces it
-    out = paper_dry_run(tmp_path, "s1-32b", "--forceall")
-    assert "rule download_msc_rubric:" not in out and "rule domain_labels:" in out
+    jobs = paper_dry_run(tmp_path, "s1-32b", "--forceall")
+    assert "download_msc_rubric" not in rules_of(jobs) and "domain_labels" in rules_of(jobs)
     assert (tmp_path / "resources" / "msc.json").read_text() == "[]"
 
 
