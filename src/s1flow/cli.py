@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from s1flow.config import ModelSweep
 from s1flow.config.loading import schema_default
-from s1flow.curate.select import SUBSETS, BenchmarkSources, SelectionSettings
+from s1flow.config.settings import selection_settings
+from s1flow.curate.select import SUBSETS
 from s1flow.curate.sources.presets import PRESETS
 from s1flow.errors import ConfigError, S1FlowError
 from s1flow.generate.budget import COMPAT_MODES
@@ -28,19 +29,18 @@ log = logging.getLogger("s1flow")
 
 
 def _cmd_decontaminate(args: argparse.Namespace) -> None:
-    report = run_decontaminate(args.pool, args.against, args.out, ngram=args.ngram,
-                                      report_file=args.report, cross_source=args.cross_source)
+    report = run_decontaminate(args.pool, args.against, args.out, ngram=args.ngram, report_file=args.report,
+                               cross_source=args.cross_source)
     t = report["totals"]
     print(f"kept {t['kept']} of {t['input']}: removed {t['eval_overlap']} eval overlaps, "
           f"{t['cross_source_overlap']} cross-source overlaps, {t['exact_duplicate']} exact duplicates")
 
 
 def _cmd_select(args: argparse.Namespace) -> None:
-    settings = SelectionSettings(
-        size=args.size, seed=args.seed, algorithm=args.algorithm, uniform_fraction=args.uniform_fraction,
-        benchmark=BenchmarkSources(aime=args.aime, gpqa=args.gpqa, long=args.long,
-                                   long_min_tokens=args.long_min_tokens),
-    )
+    selection = {"size": args.size, "algorithm": args.algorithm, "uniform_fraction": args.uniform_fraction,
+                 "benchmark": {"aime": args.aime, "gpqa": args.gpqa, "long": args.long,
+                               "long_min_tokens": args.long_min_tokens}}
+    settings = selection_settings(selection, args.seed)
     chosen = run_select(args.features, args.subset, settings, args.out)
     print(f"{args.subset}: {len(chosen)} questions over {chosen['domain'].nunique()} domains -> {args.out}")
 
@@ -51,8 +51,8 @@ def _cmd_features(args: argparse.Namespace) -> None:
     else:
         tok_cfg = {"kind": "path", "path": args.tokenizer}
     run_features(args.pool, args.out, tokenizer_cfg=tok_cfg, label_files=args.labels or (),
-                        aliases=args.difficulty_models or (), trace_fallback=args.trace_fallback,
-                        domain_fallback=args.domain_fallback)
+                 aliases=args.difficulty_models or (), trace_fallback=args.trace_fallback,
+                 domain_fallback=args.domain_fallback)
     print(f"features -> {args.out}")
 
 
@@ -119,7 +119,7 @@ def _cmd_source(args: argparse.Namespace) -> None:
 
 def _cmd_synthesize(args: argparse.Namespace) -> None:
     run_synthesize(args.out_dir, seed=args.seed, pool_size=args.pool_size, eval_size=args.eval_size,
-                          duplicate_rate=args.duplicate_rate, junk_rate=args.junk_rate)
+                   duplicate_rate=args.duplicate_rate, junk_rate=args.junk_rate)
     print(f"synthetic pool and eval sets -> {args.out_dir}")
 
 

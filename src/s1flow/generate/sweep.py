@@ -129,8 +129,8 @@ def sweep_rows(forcer: BudgetForcer, items: Sequence[Item], plan: SweepPlan, *, 
                                  sampling=plan.rejection_sampling)
     if plan.vote:
         s = plan.vote_sampling
-        rows += run_sweep(forcer, items, [plan.vote], Sampling(temperature=s.temperature, samples=plan.vote.samples,
-                                                                seed=s.seed))
+        vote_sampling = Sampling(temperature=s.temperature, samples=plan.vote.samples, seed=s.seed)
+        rows += run_sweep(forcer, items, [plan.vote], vote_sampling)
     return rows
 
 
@@ -335,8 +335,8 @@ def sweep_to_file(model: str | os.PathLike, benchmark: str | os.PathLike, out: s
     fingerprint = {"model": model_identity(model), "engine": engine, "engine_options": engine_options or {},
                    "delimiters": asdict(forcer.delimiters), "answer_max_tokens": answer_max_tokens,
                    "max_gen_toks": forcer.max_gen_toks, "seed": seed, "prompt_style": prompt_style,
-                   "choice_shuffle": choice_shuffle, "stop_ids": [list(forcer.think_stop_ids),
-                                                                   list(forcer.answer_stop_ids)]}
+                   "choice_shuffle": choice_shuffle,
+                   "stop_ids": [list(forcer.think_stop_ids), list(forcer.answer_stop_ids)]}
     judge_cache = Path(cache_dir or Path(out).parent) / "judge" if client else None
     df = run_benchmark_sweep(forcer, bench, plan, shared=shared, cache_dir=cache_dir, chunk_size=chunk_size,
                              fingerprint=fingerprint, judge=client, judge_cache=judge_cache, graded=graded)

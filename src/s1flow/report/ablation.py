@@ -135,7 +135,7 @@ def _interval(value: float, low: float, high: float, minus: str) -> str:
 
 
 def _cells(table: pd.DataFrame) -> tuple[str, list[str], list[str], dict[str, int],
-                                          dict[tuple[str, str], pd.Series]]:
+                                         dict[tuple[str, str], pd.Series]]:
     require_columns(table, ABLATION_COLUMNS, "ablation table")
     if table.empty:
         raise InputFileError("ablation table: no rows to write")
