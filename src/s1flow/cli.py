@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
 
+from s1flow.arguments import cap, positive_int, schema_arg, schema_list_arg
 from s1flow.config import ModelSweep
 from s1flow.config.loading import schema_default
 from s1flow.config.settings import selection_settings
@@ -16,7 +20,7 @@ from s1flow.errors import ConfigError, S1FlowError
 from s1flow.generate.budget import COMPAT_MODES
 from s1flow.generate.evalsets import CHOICE_SHUFFLES, PROMPT_STYLES
 from s1flow.generate.grading import GRADED_TEXTS, summarise
-from s1flow.generate.sweep import DTYPES, parse_caps, parse_ints, sweep_to_file
+from s1flow.generate.sweep import DTYPES, sweep_to_file
 from s1flow.logs import setup_logging
 from s1flow.plan_train import build_parser as plan_train_parser
 from s1flow.plan_train import run_plan_train
@@ -56,24 +60,14 @@ def _cmd_features(args: argparse.Namespace) -> None:
     print(f"features -> {args.out}")
 
 
-def _single_cap(text: str, what: str) -> int | str:
-    """One cap (an integer or 'auto') from the command line."""
-    caps = parse_caps(text, what)
-    if len(caps) != 1:
-        raise ConfigError(f"{what}: expected one cap, got {text!r}")
-    return caps[0]
-
-
 def sweep_of_args(args: argparse.Namespace) -> ModelSweep:
     """The sweep the ``sweep`` command's arguments ask for (the same type the workflow's plan holds)."""
     return ModelSweep(
-        caps=tuple(parse_caps(args.caps)), waits=tuple(parse_ints(args.waits, "--waits")),
-        wait_caps=tuple(parse_caps(args.wait_caps, "--wait-caps")) if args.wait_caps else (),
+        caps=args.caps, waits=args.waits, wait_caps=args.wait_caps or (),
         min_thinking=args.min_thinking, ignore_str=args.ignore_str, open=args.open, temperature=args.temperature,
-        samples=args.samples,
-        rejection_caps=tuple(parse_caps(args.rejection_caps, "--rejection-caps")) if args.rejection_caps else (),
+        samples=args.samples, rejection_caps=args.rejection_caps or (),
         rejection_max_tries=args.rejection_max_tries, rejection_temperature=args.rejection_temperature,
-        majority_samples=args.majority, majority_cap=_single_cap(args.majority_cap, "--majority-cap"),
+        majority_samples=args.majority, majority_cap=args.majority_cap,
         majority_temperature=args.majority_temperature, conditional=(),
         grader="judge" if args.judge_url else "rule", graded_text=args.graded_text)
 
@@ -132,13 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``s1flow`` command."""
     p = argparse.ArgumentParser(prog="s1flow", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    p.add_argument("--log", help="write the log (with the traceback of any failure) to this file")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("decontaminate", help="drop questions sharing a word n-gram with eval sets, and duplicates")
     d.add_argument("--pool", required=True, help="questions (parquet/jsonl/json/csv) with a 'question' column")
     d.add_argument("--against", required=True, nargs="+", metavar="FILE[:FIELD]",
                    help="eval files; FIELD (default 'question') names the question column")
-    d.add_argument("--ngram", type=int,
+    d.add_argument("--ngram", type=schema_arg("decontamination.ngram"),
                    default=schema_default("decontamination.ngram"), help="word n-gram length (s1: 8)")
     d.add_argument("--out", required=True, help="output file; its suffix sets the format")
     d.add_argument("--report", help="write the per-source removal report (JSON) here")
@@ -149,11 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("select", help="pick s1k or an ablation subset from a feature table")
     s.add_argument("--features", required=True, help="feature table (parquet/jsonl/json/csv)")
     s.add_argument("--subset", required=True, choices=SUBSETS)
-    s.add_argument("--size", type=int, default=schema_default("selection.size"))
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--size", type=schema_arg("selection.size"), default=schema_default("selection.size"))
+    s.add_argument("--seed", type=schema_arg("seed"), default=0)
     s.add_argument("--out", required=True)
     s.add_argument("--algorithm", choices=("notebook", "paper"), default=schema_default("selection.algorithm"))
-    s.add_argument("--uniform-fraction", type=float, default=schema_default("selection.uniform_fraction"))
+    s.add_argument("--uniform-fraction", type=schema_arg("selection.uniform_fraction", float),
+                   default=schema_default("selection.uniform_fraction"))
     s.add_argument("--aime", default=schema_default("selection.benchmark.aime"),
                    help="regex of AIME-like sources (s1: that exact source)")
     s.add_argument("--gpqa",
@@ -162,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--long",
                    default=schema_default("selection.benchmark.long"),
                    help="regex of sources preselected for long traces")
-    s.add_argument("--long-min-tokens", type=int, default=schema_default("selection.benchmark.long_min_tokens"))
+    s.add_argument("--long-min-tokens", type=schema_arg("selection.benchmark.long_min_tokens"),
+                   default=schema_default("selection.benchmark.long_min_tokens"))
     s.set_defaults(func=_cmd_select)
 
     f = sub.add_parser("features", help="build the feature table from a pool")
@@ -188,27 +185,34 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--domain-field")
     n.add_argument("--cot-type", default="math")
     n.add_argument("--source", help="value of the 'source' column (default: --name)")
-    n.add_argument("--seed", type=int, default=0)
+    n.add_argument("--seed", type=schema_arg("seed"), default=0)
     n.set_defaults(func=_cmd_source)
 
     y = sub.add_parser("synthesize", help="write the embedded synthetic pool, teacher and eval sets")
     y.add_argument("--out-dir", required=True)
-    y.add_argument("--seed", type=int, default=schema_default("seed"))
-    y.add_argument("--pool-size", type=int, default=schema_default("synthetic.pool_size"))
-    y.add_argument("--eval-size", type=int, default=schema_default("synthetic.eval_size"))
-    y.add_argument("--duplicate-rate", type=float, default=schema_default("synthetic.duplicate_rate"))
-    y.add_argument("--junk-rate", type=float, default=schema_default("synthetic.junk_rate"))
+    y.add_argument("--seed", type=schema_arg("seed"), default=schema_default("seed"))
+    y.add_argument("--pool-size", type=schema_arg("synthetic.pool_size"),
+                   default=schema_default("synthetic.pool_size"))
+    y.add_argument("--eval-size", type=schema_arg("synthetic.eval_size"),
+                   default=schema_default("synthetic.eval_size"))
+    y.add_argument("--duplicate-rate", type=schema_arg("synthetic.duplicate_rate", float),
+                   default=schema_default("synthetic.duplicate_rate"))
+    y.add_argument("--junk-rate", type=schema_arg("synthetic.junk_rate", float),
+                   default=schema_default("synthetic.junk_rate"))
     y.set_defaults(func=_cmd_synthesize)
 
     w = sub.add_parser("sweep", help="budget-forcing sweep of a model on a benchmark -> samples.parquet")
     w.add_argument("--model", required=True, help="Hugging Face model directory (with tokenizer) or hub name")
     w.add_argument("--benchmark", required=True,
                    help="aime24, aime25, math500, gpqa_diamond (hub) or a local jsonl/json/csv/parquet file")
-    w.add_argument("--caps", default="auto", help="thinking caps, comma-separated integers or 'auto'")
-    w.add_argument("--waits", default="0", help="Wait counts, comma-separated; every (cap, waits) pair is run")
-    w.add_argument("--wait-caps", help="only these caps take the Wait counts above 0 (default: every cap), "
+    w.add_argument("--caps", type=schema_list_arg("evaluation.caps", cap), default=("auto",),
+                   help="thinking caps, comma-separated integers or 'auto'")
+    w.add_argument("--waits", type=schema_list_arg("evaluation.waits"), default=(0,),
+                   help="Wait counts, comma-separated; every (cap, waits) pair is run")
+    w.add_argument("--wait-caps", type=schema_list_arg("evaluation.wait_caps", cap),
+                   help="only these caps take the Wait counts above 0 (default: every cap), "
                                        "e.g. --caps 512,1024,auto --waits 0,1,2,4,6 --wait-caps auto")
-    w.add_argument("--min-thinking", type=int,
+    w.add_argument("--min-thinking", type=schema_arg("evaluation.min_thinking"),
                    default=schema_default("evaluation.min_thinking"),
                    help="suppress the end of thinking until this many tokens")
     w.add_argument("--ignore-str",
@@ -222,23 +226,28 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--base-url", help="engine openai: the server's /v1 address")
     w.add_argument("--api-key-env", help="engine openai: environment variable holding the API key")
     w.add_argument("--tokenizer", help="engine openai: tokenizer directory or hub id (default: --model)")
-    w.add_argument("--samples", type=int,
+    w.add_argument("--samples", type=schema_arg("evaluation.samples"),
                    default=schema_default("evaluation.samples"), help="samples per question and setting")
-    w.add_argument("--temperature", type=float,
+    w.add_argument("--temperature", type=schema_arg("evaluation.temperature", float),
                    default=schema_default("evaluation.temperature"), help="0 = greedy (s1's budget-forcing numbers)")
-    w.add_argument("--seed", type=int, default=0, help="seeds sampling and the GPQA choice order")
-    w.add_argument("--rejection-caps", help="also run rejection sampling at these caps")
-    w.add_argument("--rejection-max-tries", type=int, default=schema_default("evaluation.rejection_max_tries"))
-    w.add_argument("--rejection-temperature", type=float,
+    w.add_argument("--seed", type=schema_arg("seed"), default=0, help="seeds sampling and the GPQA choice order")
+    w.add_argument("--rejection-caps", type=schema_list_arg("evaluation.rejection_caps", cap),
+                   help="also run rejection sampling at these caps")
+    w.add_argument("--rejection-max-tries", type=schema_arg("evaluation.rejection_max_tries"),
+                   default=schema_default("evaluation.rejection_max_tries"))
+    w.add_argument("--rejection-temperature", type=schema_arg("evaluation.sampling_temperature", float),
                    default=schema_default("evaluation.sampling_temperature"))
-    w.add_argument("--majority", type=int, default=0, help="also run majority voting over N samples (maj@N)")
-    w.add_argument("--majority-cap", default=str(schema_default("evaluation.majority_cap")),
+    w.add_argument("--majority", type=schema_arg("evaluation.majority_samples"), default=0,
+                   help="also run majority voting over N samples (maj@N)")
+    w.add_argument("--majority-cap", type=schema_arg("evaluation.majority_cap", cap),
+                   default=schema_default("evaluation.majority_cap"),
                    help="thinking cap of each majority-vote sample: an integer or 'auto' (as for --caps)")
-    w.add_argument("--majority-temperature", type=float,
+    w.add_argument("--majority-temperature", type=schema_arg("evaluation.sampling_temperature", float),
                    default=schema_default("evaluation.sampling_temperature"))
-    w.add_argument("--answer-max-tokens", type=int,
+    w.add_argument("--answer-max-tokens", type=schema_arg("generation.answer_max_tokens"),
                    default=schema_default("generation.answer_max_tokens"), help="token limit of the answer phase")
-    w.add_argument("--max-gen-toks", type=int, help="total generation budget for cap 'auto' (default: context)")
+    w.add_argument("--max-gen-toks", type=schema_arg("generation.max_gen_toks"),
+                   help="total generation budget for cap 'auto' (default, or 0: the model's context)")
     w.add_argument("--prompt-style", choices=PROMPT_STYLES, default=schema_default("generation.prompt_style"),
                    help="s1 = what s1's tasks send (the bare question; GPQA with 'A) ...' lines); simple-evals = "
                         "OpenAI simple-evals' instructions; plain = the question only")
@@ -249,11 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "thinking is cut afterwards); s1flow = the cap counts every continuation")
     w.add_argument("--graded-text", choices=GRADED_TEXTS, default=schema_default("evaluation.graded_text"),
                    help="answer = grade the answer section only, as s1 does; all = thinking + answer")
-    w.add_argument("--limit", type=int, help="only the first N questions")
-    w.add_argument("--batch-size", type=int, default=16, help="transformers batch size")
+    w.add_argument("--limit", type=positive_int, help="only the first N questions")
+    w.add_argument("--batch-size", type=positive_int, default=16, help="transformers batch size")
     w.add_argument("--dtype", choices=DTYPES, default=schema_default("generation.dtype"),
                    help="engine precision (transformers, vllm); s1 evaluates in float32")
-    w.add_argument("--tensor-parallel-size", type=int, default=1, help="vLLM tensor parallel size")
+    w.add_argument("--tensor-parallel-size", type=positive_int, default=1, help="vLLM tensor parallel size")
     w.add_argument("--enforce-eager", action="store_true", help="vLLM: skip graph compilation (faster start-up)")
     w.add_argument("--separately", action="store_true",
                    help="run each setting on its own instead of sharing thinking prefixes (for checking)")
@@ -273,16 +282,44 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _traceback_file(command: str) -> str:
+    """Write the current exception's traceback to a new file in the temporary directory; its path."""
+    fd, path = tempfile.mkstemp(prefix=f"s1flow-{command}-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        traceback.print_exc(file=fh)
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``s1flow`` console script."""
-    args = build_parser().parse_args(argv)
-    setup_logging(level=logging.INFO if args.verbose else logging.WARNING)
+    """Entry point of the ``s1flow`` console script.
+
+    Every failure is one message on stderr and exit status 2 (argparse's status for a bad
+    argument); the traceback goes to the log (``--log``), or for an unexpected error to a file
+    the message names.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad argument: argparse printed one message
+        return int(exc.code or 0)
+    setup_logging(args.log, level=logging.INFO if args.verbose else logging.WARNING)
     if getattr(args, "plan_train", False):
         return run_plan_train(args)
+    where = f"s1flow {args.command}: error"
     try:
         args.func(args)
     except S1FlowError as exc:
-        print(f"s1flow {args.command}: error: {exc}", file=sys.stderr)
+        log.info("failed", exc_info=True)
+        print(f"{where}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the file system's answer (permissions, a full disk) names the path
+        log.info("failed", exc_info=True)
+        print(f"{where}: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the last resort: still one message, the traceback to a file
+        log.info("unexpected error", exc_info=True)
+        trace = args.log or _traceback_file(args.command)
+        print(f"{where}: unexpected {type(exc).__name__}: {exc} (an s1flow bug or an input it does not check; "
+              f"traceback in {trace})", file=sys.stderr)
         return 2
     return 0
 

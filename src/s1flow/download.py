@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 from s1flow.errors import InputFileError
+from s1flow.io import write_bytes
 from s1flow.judges import parse_rubric
 
 log = logging.getLogger(__name__)
@@ -52,15 +52,7 @@ def download_file(url: str, out: str | os.PathLike, *, check: Callable[[bytes], 
     if check is not None:
         check(data)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(data, out)
     log.info("downloaded %s (%d bytes) to %s", url, len(data), out)
     return out
 

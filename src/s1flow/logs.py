@@ -1,4 +1,8 @@
-"""Logging set-up shared by the workflow scripts and the CLI."""
+"""Logging set-up shared by the workflow scripts and the CLI.
+
+Tracebacks go to the log file only: the console gets one line per message, so a user sees what
+failed and where, and the log (a rule's ``log:``, the CLI's ``--log``) keeps the details.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +10,46 @@ import logging
 import os
 import sys
 
+from s1flow.errors import S1FlowError
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _OneLine(logging.Formatter):
+    """A formatter that leaves out tracebacks and stack information."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
 
 def setup_logging(log_file: str | os.PathLike | None = None, level: int = logging.INFO) -> None:
-    """Log to stderr and, when given, to `log_file` (a rule's ``log:``)."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    """Log to stderr at `level` (one line per message) and, when given, to `log_file` at INFO with tracebacks."""
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(level)
+    console.setFormatter(_OneLine(FORMAT))
+    handlers: list[logging.Handler] = [console]
     if log_file:
-        handlers.append(logging.FileHandler(log_file, mode="w", encoding="utf-8"))
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        handlers=handlers, force=True)
+        file_handler = logging.FileHandler(log_file, mode="w", encoding="utf-8")
+        file_handler.setLevel(logging.INFO)
+        file_handler.setFormatter(logging.Formatter(FORMAT))
+        handlers.append(file_handler)
+    logging.basicConfig(level=min(level, logging.INFO) if log_file else level, handlers=handlers, force=True)
 
 
 class stage_errors:  # noqa: N801 - used as a context manager, reads like a statement
-    """Log an exception (with traceback) to the stage's log before it propagates."""
+    """End a workflow stage that failed with one line on stderr, the traceback in its log, and exit status 2."""
 
     def __enter__(self) -> stage_errors:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc is not None:
-            logging.getLogger("s1flow").error("stage failed: %s", exc, exc_info=(exc_type, exc, tb))
-        return False
+        if exc is None or not isinstance(exc, Exception):
+            return False
+        kind = "" if isinstance(exc, S1FlowError | OSError) else f"unexpected {type(exc).__name__}: "
+        logging.getLogger("s1flow").error("stage failed: %s%s", kind, exc, exc_info=(exc_type, exc, tb))
+        raise SystemExit(2)

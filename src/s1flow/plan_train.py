@@ -21,9 +21,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from s1flow.arguments import positive_int, schema_arg
 from s1flow.config.loading import read_yaml, validated
 from s1flow.errors import ConfigError, InputFileError, S1FlowError
-from s1flow.io import read_table, require_columns, write_json
+from s1flow.io import check_output, read_table, require_columns, write_json
 from s1flow.models import read_model_config
 from s1flow.train.memory_model import (
     GIB,
@@ -146,7 +149,13 @@ def longest_sft_sequence(sft_file: str | os.PathLike) -> int:
     """The longest example (in tokens) of an SFT table (its ``tokens`` column)."""
     table = read_table(sft_file)
     require_columns(table, ["tokens"], str(sft_file))
-    return int(table["tokens"].max())
+    tokens = pd.to_numeric(table["tokens"], errors="coerce")
+    bad = tokens.isna() | (tokens < 1) | (tokens != tokens.round())
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise InputFileError(f"{sft_file}: column 'tokens' must hold positive whole token counts; row {row} "
+                             f"holds {table['tokens'].iloc[row]!r}")
+    return int(tokens.max())
 
 
 def plan_from_config_file(path: str | os.PathLike, *, overrides: Mapping[str, Any] | None = None,
@@ -233,17 +242,19 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     """The ``plan-train`` arguments (on `parser`, e.g. a subcommand's, or a new one)."""
     p = parser or argparse.ArgumentParser(prog="s1flow plan-train", description=__doc__.split("\n", 1)[0])
     p.add_argument("--config", required=True, help="workflow config YAML (its 'training' section)")
-    p.add_argument("--gpus-per-node", type=int, help="override training.gpus_per_node")
-    p.add_argument("--nodes", type=int, help="override training.nodes")
-    p.add_argument("--gpu-memory-gib", type=float, help="override training.gpu_memory_gib")
-    p.add_argument("--block-size", type=int, help="override training.block_size")
-    p.add_argument("--micro-batch-size", type=int, help="override training.micro_batch_size")
+    p.add_argument("--gpus-per-node", type=positive_int, help="override training.gpus_per_node")
+    p.add_argument("--nodes", type=schema_arg("training.nodes"), help="override training.nodes")
+    p.add_argument("--gpu-memory-gib", type=schema_arg("training.gpu_memory_gib", float),
+                   help="override training.gpu_memory_gib")
+    p.add_argument("--block-size", type=schema_arg("training.block_size"), help="override training.block_size")
+    p.add_argument("--micro-batch-size", type=schema_arg("training.micro_batch_size"),
+                   help="override training.micro_batch_size")
     p.add_argument("--base-model", help="override training.base_model")
     p.add_argument("--no-gradient-checkpointing", dest="gradient_checkpointing", action="store_false", default=None,
                    help="plan without gradient checkpointing")
     p.add_argument("--offload-optimizer", action="store_true", default=None, help="plan with ZeRO-Offload")
     length = p.add_mutually_exclusive_group()
-    length.add_argument("--seq-len", type=int, help="longest training sequence (default: the block size)")
+    length.add_argument("--seq-len", type=positive_int, help="longest training sequence (default: the block size)")
     length.add_argument("--sft", help="SFT table (results/sft/<subset>.parquet): plan for its longest example")
     p.add_argument("--json", help="also write the plans to this JSON file")
     return p
@@ -256,9 +267,8 @@ def run_plan_train(args: argparse.Namespace) -> int:
                  "base_model": args.base_model, "gradient_checkpointing": args.gradient_checkpointing,
                  "offload_optimizer": args.offload_optimizer}
     try:
-        for key in ("gpus_per_node", "nodes", "gpu_memory_gib", "block_size", "micro_batch_size"):
-            if overrides[key] is not None and overrides[key] <= 0:
-                raise ConfigError(f"--{key.replace('_', '-')} must be > 0, got {overrides[key]}")
+        if args.json:
+            check_output(args.json, inputs=[args.config, args.sft], formats=("json",))
         seq_len = args.seq_len
         if args.sft:
             seq_len = longest_sft_sequence(args.sft)
@@ -274,7 +284,11 @@ def run_plan_train(args: argparse.Namespace) -> int:
 
 def main_plan_train(argv: Sequence[str] | None = None) -> int:
     """``s1flow plan-train --config FILE [overrides]``."""
-    return run_plan_train(build_parser().parse_args(argv))
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # a bad argument: argparse printed one message
+        return int(exc.code or 0)
+    return run_plan_train(args)
 
 
 if __name__ == "__main__":

@@ -114,10 +114,11 @@ def test_retrained_model_at_the_same_path_invalidates_the_sweep_cache(talky_mode
 @pytest.mark.parametrize("args, message", [
     (["--model", "/nonexistent/model"], "/nonexistent/model"),
     (["--benchmark", "/nonexistent/bench.jsonl"], "bench.jsonl"),
-    (["--caps", "12,big"], "--caps: 'big'"),
-    (["--majority", "2", "--majority-cap", "0"], "--majority-cap: '0'"),
-    (["--majority", "2", "--majority-cap", "8,16"], "--majority-cap: expected one cap"),
-    (["--rejection-caps", "x"], "--rejection-caps: 'x'"),
+    (["--caps", "12,big"], "argument --caps: expected an integer or 'auto', got 'big'"),
+    (["--caps", "12,0"], "argument --caps: expected >= 1, got 0 (the range of config key 'evaluation.caps')"),
+    (["--majority", "2", "--majority-cap", "0"], "--majority-cap: expected >= 1, got 0"),
+    (["--majority", "2", "--majority-cap", "8,16"], "--majority-cap: expected an integer or 'auto', got '8,16'"),
+    (["--rejection-caps", "x"], "--rejection-caps: expected an integer or 'auto', got 'x'"),
 ])
 def test_sweep_command_errors_are_clear(talky_model, tmp_path, capsys, args, message):
     bench = tmp_path / "b.jsonl"

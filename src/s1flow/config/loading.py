@@ -37,14 +37,36 @@ def schema() -> dict:
     return yaml.safe_load(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
-def schema_default(key: str) -> Any:
-    """The schema's default of a dotted key, e.g. ``selection.uniform_fraction``."""
+def schema_node(key: str) -> dict:
+    """The schema's rule for a dotted key, e.g. ``selection.uniform_fraction`` (references resolved)."""
     node: Mapping[str, Any] = schema()
     for part in key.split("."):
         node = node["properties"][part]
         if "$ref" in node:
             node = {**schema()["definitions"][node["$ref"].rsplit("/", 1)[-1]], **node}
-    return copy.deepcopy(node["default"])
+    return dict(node)
+
+
+def schema_default(key: str) -> Any:
+    """The schema's default of a dotted key, e.g. ``selection.uniform_fraction``."""
+    return copy.deepcopy(schema_node(key)["default"])
+
+
+def check_value(key: str, value: Any, *, item: bool = False) -> Any:
+    """`value` checked against the schema's rule for `key` (`item`: one item of that list); returns it.
+
+    The command line checks its arguments with this, so a quantity has one valid range, the one
+    the config schema states. Raises ConfigError: what was expected and what was found.
+    """
+    node = schema_node(key)
+    if item:
+        node = node["items"]
+    node = {k: v for k, v in node.items() if k != "default"}
+    error = jsonschema.exceptions.best_match(validators.validator_for(node)(node).iter_errors(value))
+    if error is not None:
+        message = _message(error).split(": ", 1)[1]
+        raise ConfigError(f"{message} (the range of config key '{key}')")
+    return value
 
 
 def _with_defaults(validator_class: type) -> type:

@@ -94,7 +94,7 @@ class ModelSweep:
             majority_temperature=float(evaluation["sampling_temperature"]), conditional=tuple(conditional),
             grader=evaluation["grader"], graded_text=evaluation["graded_text"])
         if role == "scaling":
-            grid = dict(caps=tuple(evaluation["caps"] or ["auto"]), waits=tuple(evaluation["waits"] or [0]),
+            grid = dict(caps=tuple(evaluation["caps"]), waits=tuple(evaluation["waits"]),
                         wait_caps=tuple(evaluation["wait_caps"]), rejection_caps=tuple(evaluation["rejection_caps"]))
         elif role == "open":
                 grid = dict(caps=(ablation["cap"],), waits=(0,), min_thinking=0, open=True)

@@ -33,7 +33,7 @@ from s1flow.generate.evalsets import Benchmark, load_benchmark
 from s1flow.generate.grading import GRADED_TEXTS, SAMPLE_COLUMNS, answer_section, grade
 from s1flow.generate.runners import rejection_sample, run_settings_separately, run_sweep
 from s1flow.generate.setting import SETTING_COLUMNS, Forced, Open, Rejection, Setting, Vote
-from s1flow.io import read_table, require_columns, write_parquet
+from s1flow.io import check_output, read_table, require_columns, write_parquet
 from s1flow.judges import grading_messages, parse_yes_no
 from s1flow.models import local_model_config, model_identity
 
@@ -319,7 +319,10 @@ def sweep_to_file(model: str | os.PathLike, benchmark: str | os.PathLike, out: s
     `compat` is the budget-forcing semantics (:data:`~s1flow.generate.budget.COMPAT_MODES`), `dtype` the
     engine's precision (s1 evaluates in float32), `graded` what is graded (:func:`graded_text`).
     """
-    if compat not in COMPAT_MODES:  # checked before a model loads
+    check_output(out, inputs=[benchmark, model], formats=("parquet",))  # checked before a model loads
+    if cache_dir is not None:
+        check_output(cache_dir, inputs=[benchmark, model, out], directory=True)
+    if compat not in COMPAT_MODES:
         raise ConfigError(f"generation.compat: {compat!r} is not one of {list(COMPAT_MODES)}")
     if graded not in GRADED_TEXTS:
         raise ConfigError(f"evaluation.graded_text: {graded!r} is not one of {list(GRADED_TEXTS)}")

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from s1flow.errors import ConfigError, InputFileError
 from s1flow.generate.grading import per_question_correct
-from s1flow.io import read_table, require_columns, write_table
+from s1flow.io import read_table, require_columns, write_table, write_text
 from s1flow.report.bootstrap import paired_bootstrap
 
 ABLATION_COLUMNS = ["model", "evalset", "setting", "reference", "n_questions", "accuracy", "ci_low", "ci_high",
@@ -216,16 +215,10 @@ def ablation_latex(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_text(text: str, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
 def write_ablation(table: pd.DataFrame, *, md: str | os.PathLike, csv: str | os.PathLike,
                    tex: str | os.PathLike) -> None:
     """Write the long table as CSV (full precision) and the Table 2 layout as Markdown and LaTeX."""
     markdown, latex = ablation_markdown(table), ablation_latex(table)
     write_table(table[ABLATION_COLUMNS], csv)
-    _write_text(markdown, md)
-    _write_text(latex, tex)
+    write_text(markdown, md)
+    write_text(latex, tex)

@@ -22,7 +22,6 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +30,7 @@ import pandas as pd
 from s1flow.conditional import count_steps
 from s1flow.errors import InputFileError
 from s1flow.generate.grading import per_question_correct
-from s1flow.io import require_columns, write_table
+from s1flow.io import require_columns, write_table, write_text
 from s1flow.report import metrics
 
 log = logging.getLogger(__name__)
@@ -275,6 +274,4 @@ def write_methods(table: pd.DataFrame, *, md: str | os.PathLike, csv: str | os.P
     """Write the comparison as CSV (columns METHOD_COLUMNS, full precision) and as Markdown."""
     markdown = methods_markdown(table)
     write_table(table[METHOD_COLUMNS], csv)
-    path = Path(md)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(markdown, encoding="utf-8")
+    write_text(markdown, md)

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import pandas as pd
 
 from s1flow.errors import InputFileError
 from s1flow.generate.grading import per_question_correct
-from s1flow.io import require_columns, write_table
+from s1flow.io import require_columns, write_table, write_text
 
 SAMPLING_COLUMNS = ["model", "evalset", "setting", "n", "questions", "cov", "maj"]
 
@@ -94,6 +93,4 @@ def sampling_markdown(table: pd.DataFrame) -> str:
 def write_sampling(table: pd.DataFrame, *, md: str | os.PathLike, csv: str | os.PathLike) -> None:
     """Write the table as CSV (full precision) and as Markdown."""
     write_table(table[SAMPLING_COLUMNS], csv)
-    path = Path(md)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(sampling_markdown(table), encoding="utf-8")
+    write_text(sampling_markdown(table), md)

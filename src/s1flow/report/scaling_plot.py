@@ -11,7 +11,6 @@ import logging
 import math
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from matplotlib.transforms import Bbox
 
 from s1flow.errors import InputFileError
-from s1flow.io import require_columns
+from s1flow.io import atomic_path, require_columns
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +256,7 @@ def plot_scaling(points: pd.DataFrame, png: str | os.PathLike, pdf: str | os.Pat
     annotated with a short form of its setting. Writes a PNG (200 dpi) and a PDF.
     """
     fig = scaling_figure(points, title=title)
-    for path in (Path(png), Path(pdf)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=200)
-    fig.savefig(pdf)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=200, format="png")
+    with atomic_path(pdf) as tmp:
+        fig.savefig(tmp, format="pdf")

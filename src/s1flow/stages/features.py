@@ -15,7 +15,7 @@ from s1flow.curate.features import build_features
 from s1flow.curate.pool import validate_pool
 from s1flow.curate.tokenizer import load_tokenizer, train_bpe_tokenizer
 from s1flow.errors import ConfigError
-from s1flow.io import read_table, write_parquet
+from s1flow.io import check_output, read_table, write_parquet
 
 log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
@@ -50,6 +50,8 @@ def run_features(pool_file: PathLike, out: PathLike, *, tokenizer_cfg: Mapping[s
                  trained_tokenizer: PathLike | None = None, label_files: Sequence[PathLike] = (),
                  aliases: Sequence[str] = (), trace_fallback: str = "none", domain_fallback: str = "none") -> None:
     """Build features.parquet from the pool, label tables and the tokenizer."""
+    tokenizer_files = [tokenizer_cfg.get(k) for k in ("vocab", "merges", "path")]
+    check_output(out, inputs=[pool_file, *label_files, *tokenizer_files], formats=("parquet",))
     pool = read_table(pool_file)
     validate_pool(pool, str(pool_file))
     tokenizer = tokenizer_from_config(tokenizer_cfg, trained_tokenizer)

@@ -20,7 +20,7 @@ from s1flow.curate.pool import NORMALISED_COLUMNS, question_hash, validate_norma
 from s1flow.curate.sources import load_source, pool_source
 from s1flow.errors import ConfigError, InputFileError
 from s1flow.generate.evalsets import load_hub_eval_set, normalise_eval_set
-from s1flow.io import read_table, require_string_column, write_json, write_parquet, write_table
+from s1flow.io import FORMATS, check_output, read_table, require_string_column, write_json, write_parquet, write_table
 
 log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
@@ -28,9 +28,10 @@ PathLike = str | os.PathLike
 
 def run_load_source(spec: Mapping[str, Any], out: PathLike, *, seed: int,
                     synthetic_questions: PathLike | None = None) -> pd.DataFrame:
-    """Load and normalise one configured source to a parquet file."""
+    """Load and normalise one configured source to a table (the suffix of `out` sets its format)."""
+    check_output(out, inputs=[spec.get("path"), synthetic_questions], formats=FORMATS)
     df = load_source(spec, seed=seed, synthetic_questions=synthetic_questions)
-    write_parquet(df, out)
+    write_table(df, out)
     log.info("source %s: %d questions", spec.get("name"), len(df))
     return df
 
@@ -108,6 +109,10 @@ def parse_against(spec: str) -> tuple[str, str]:
 def run_decontaminate(pool_file: PathLike, against: Sequence[str], out: PathLike, *, ngram: int = 8,
                       report_file: PathLike | None = None, cross_source: bool = False) -> dict:
     """CLI form: decontaminate one question file against eval files and drop exact duplicates."""
+    inputs = [pool_file, *(parse_against(spec)[0] for spec in against)]
+    check_output(out, inputs=inputs, formats=FORMATS)
+    if report_file:
+        check_output(report_file, inputs=[*inputs, out], formats=("json",))
     df = read_table(pool_file)
     require_string_column(df, "question", str(pool_file))
     evals: dict[str, list[str]] = {}

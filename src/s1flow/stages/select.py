@@ -16,7 +16,7 @@ import pandas as pd
 
 from s1flow.curate.features import validate_features
 from s1flow.curate.select import SelectionSettings, funnel, select_subset
-from s1flow.io import read_table, write_json, write_parquet
+from s1flow.io import FORMATS, check_output, read_table, write_json, write_table
 
 log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
@@ -31,12 +31,15 @@ def read_features(path: PathLike) -> pd.DataFrame:
 
 def run_select(features_file: PathLike, subset: str, settings: SelectionSettings, out: PathLike,
                details_out: PathLike | None = None) -> pd.DataFrame:
-    """Write one subset (and, when asked, the details the funnel reports)."""
+    """Write one subset (the suffix of `out` sets its format) and, when asked, the details the funnel reports."""
+    check_output(out, inputs=[features_file], formats=FORMATS)
+    if details_out:
+        check_output(details_out, inputs=[features_file, out], formats=("json",))
     features = read_features(features_file)
     chosen, details = select_subset(features, subset, settings)  # type: ignore[arg-type]
     if details_out:
         write_json(details, details_out)
-    write_parquet(chosen, out)
+    write_table(chosen, out)
     log.info("subset %s: %d rows, %d domains", subset, len(chosen), chosen["domain"].nunique())
     return chosen
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 import pandas as pd
 
 from s1flow.curate.pool import NORMALISED_COLUMNS, question_hash
-from s1flow.io import write_parquet
+from s1flow.io import check_output, write_parquet
 from s1flow.nano import generate_eval_sets, generate_pool
 
 log = logging.getLogger(__name__)
@@ -23,7 +22,7 @@ PathLike = str | os.PathLike
 def run_synthesize(out_dir: PathLike, *, seed: int, pool_size: int, eval_size: int, duplicate_rate: float,
                    junk_rate: float) -> None:
     """Write the synthetic pool (questions.parquet), its teacher (teacher.parquet) and eval sets (eval/*.parquet)."""
-    out = Path(out_dir)
+    out = check_output(out_dir, directory=True)
     eval_sets = generate_eval_sets(seed, n_per_set=eval_size)
     pool = generate_pool(pool_size, seed, duplicate_rate=duplicate_rate, junk_rate=junk_rate, eval_sets=eval_sets)
     for name, df in eval_sets.items():
