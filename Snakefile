@@ -5,7 +5,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The embedded default is read only when no --configfile is given: a config file passed on the
+# command line is complete on its own (what it leaves out takes config/schema.yaml's default), as
+# `s1flow plan-train --config` reads it. --config KEY=VALUE applies on top of either.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"
