@@ -15,8 +15,10 @@ from types import MappingProxyType
 from typing import Any
 
 from s1flow.config.loading import read_yaml, validated
+from s1flow.config.settings import selection_settings
 from s1flow.config.sweeps import ConditionalSpec, ModelSweep
 from s1flow.curate.select import SUBSETS
+from s1flow.curate.sources.presets import get_preset
 from s1flow.errors import ConfigError
 from s1flow.nano import EVAL_SET_NAMES
 
@@ -194,11 +196,41 @@ def _sources_and_eval_sets(config: Mapping[str, Any]) -> tuple[tuple[Source, ...
                               bool(e.get("decontaminate", True))) for e in config.get("eval_sets", []))
     if len({e.name for e in eval_sets}) != len(eval_sets):
         raise ConfigError("config key 'eval_sets': eval set names must be unique")
+    for s in sources:
+        where = f"config key 'sources[{s.name}]'"
+        if s.kind == "file" and not s.spec.get("path"):
+            raise ConfigError(f"{where}: kind 'file' needs 'path' (the local question file)")
+        if s.kind == "hub" and not (s.spec.get("preset") or s.spec.get("dataset")):
+            raise ConfigError(f"{where}: kind 'hub' needs 'preset' (see `s1flow presets`) or 'dataset'")
+        if s.spec.get("preset"):
+            get_preset(s.spec["preset"], where)
     for e in eval_sets:
+        where = f"config key 'eval_sets[{e.name}]'"
         if e.kind == "synthetic" and e.name not in EVAL_SET_NAMES:
             raise ConfigError(f"config key 'eval_sets': synthetic eval set '{e.name}' must be one of "
                               f"{list(EVAL_SET_NAMES)}")
+        if e.kind == "file" and not e.spec.get("path"):
+            raise ConfigError(f"{where}: kind 'file' needs 'path' (the local eval file)")
+        if e.kind == "hub" and not e.spec.get("dataset"):
+            raise ConfigError(f"{where}: kind 'hub' needs 'dataset' (a Hugging Face dataset id)")
     return sources, eval_sets
+
+
+def _check_tokenizer(tokenizer: Mapping[str, Any]) -> None:
+    """The tokenizer's files exist (paths are relative to the working directory, as the stages read them)."""
+    kind = tokenizer["kind"]
+    if kind in ("path", "hub") and not tokenizer.get("path"):
+        raise ConfigError(f"config key 'features.tokenizer.path': kind '{kind}' needs 'path' "
+                          f"({'a tokenizer directory' if kind == 'path' else 'a Hugging Face model id'})")
+    if kind == "path" and not os.path.isdir(tokenizer["path"]):
+        raise ConfigError(f"config key 'features.tokenizer.path': {tokenizer['path']!r} is not a directory "
+                          "(kind 'path' reads tokenizer.json or vocab.json + merges.txt there; "
+                          "use kind 'hub' for a model id)")
+    if kind == "vocab_merges":
+        for key in ("vocab", "merges"):
+            if not tokenizer.get(key) or not os.path.isfile(tokenizer[key]):
+                raise ConfigError(f"config key 'features.tokenizer.{key}': kind 'vocab_merges' needs the file, "
+                                  f"got {tokenizer.get(key)!r} (not found)")
 
 
 def _eval_models(config: Mapping[str, Any], trained: tuple[str, ...]) -> dict[str, str]:
@@ -216,8 +248,8 @@ def _eval_models(config: Mapping[str, Any], trained: tuple[str, ...]) -> dict[st
 
 
 def _check_ablation(evaluation: Mapping[str, Any], scaling: tuple[str, ...]) -> None:
-    grid_caps = list(evaluation["caps"] or ["auto"])
-    grid_waits = list(evaluation["waits"] or [0])
+    grid_caps = list(evaluation["caps"])
+    grid_waits = list(evaluation["waits"])
     wait_caps = list(evaluation["wait_caps"])
     if set(wait_caps) - set(grid_caps):
         raise ConfigError(f"config key 'evaluation.wait_caps': {[c for c in wait_caps if c not in grid_caps]} not "
@@ -291,6 +323,8 @@ def run_plan(config: Mapping[str, Any]) -> RunPlan:
         raise ConfigError(f"config key 'report.reference': '{config['report']['reference']}' is not a row of the "
                           f"ablation table (the trained subsets and '{BASE}': {list(ablation_models)})")
     _check_features(config, bool(answering), bool(eval_paths))
+    _check_tokenizer(config["features"]["tokenizer"])
+    selection_settings(config["selection"], config["seed"])
 
     sweeps = {}
     for name in eval_paths:

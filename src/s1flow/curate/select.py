@@ -26,6 +26,7 @@ the draw falls back to uniform, and the loop stops when every domain is empty.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from s1flow.curate.features import correct_aliases
+from s1flow.errors import ConfigError
 
 SubsetName = Literal["s1k", "random", "diverse", "longest", "full"]
 SUBSETS: tuple[str, ...] = ("s1k", "random", "diverse", "longest", "full")
@@ -55,6 +57,14 @@ class BenchmarkSources:
     long_min_tokens: int = 5600
     gpqa_weight: float = 0.5
 
+    def __post_init__(self) -> None:
+        for key in ("aime", "gpqa", "long"):
+            try:
+                re.compile(getattr(self, key))
+            except (re.error, TypeError) as exc:
+                raise ConfigError(f"selection.benchmark.{key} (--{key}): {getattr(self, key)!r} is not a valid "
+                                  f"regular expression ({exc})") from None
+
 
 @dataclass(frozen=True)
 class SelectionSettings:
@@ -65,6 +75,10 @@ class SelectionSettings:
     algorithm: Literal["notebook", "paper"] = "notebook"
     uniform_fraction: float = 0.7
     benchmark: BenchmarkSources = field(default_factory=BenchmarkSources)
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise ConfigError(f"selection.size (--size): a subset holds at least 1 question, got {self.size}")
 
 
 def _available(df: pd.DataFrame, col: str) -> bool:
