@@ -242,6 +242,8 @@ def test_e2e_html_report(e2e, tmp_path):
     # the captions, rendered with the config
     assert "Table 2" in text and "Table 3" in text and "Figures 1 and 4" in text
     assert "10,000 resamples" in text
+    # docutils puts each problem of a caption (or of workflow.rst) into the page as a "System Message" box
+    assert "System Message" not in text and "system-message" not in text, text[text.find("System Message") - 300:][:900]
 
 
 def test_e2e_deleting_a_model_reruns_only_its_jobs(e2e):

@@ -10,6 +10,24 @@ from s1flow.nano import EVAL_SET_NAMES as SYNTHETIC_EVAL_SETS
 PLAN = run_plan(config)
 config.update(PLAN.config)
 
+# --software-deployment-method conda: each rule's environment installs s1flow from the repository root
+# (envs/*.post-deploy.sh). Snakemake runs copies of the env files from .snakemake/conda/ (or
+# --conda-prefix) in the working directory (--directory), so the root is passed by name, not by path.
+os.environ.update(S1FLOW_ROOT=workflow.basedir)
+
+
+def uses_vllm(section) -> bool:
+    """Whether any `engine` key in this part of the config names vLLM."""
+    if isinstance(section, dict):
+        return section.get("engine") == "vllm" or any(uses_vllm(v) for v in section.values())
+    if isinstance(section, list):
+        return any(uses_vllm(v) for v in section)
+    return False
+
+
+# the generation rules' environment: vLLM's (numpy<2.4, CUDA) only where a config asks for it
+GENERATE_ENV = "../../envs/generate-vllm.yaml" if uses_vllm(config) else "../../envs/generate.yaml"
+
 SOURCES = {s.name: dict(s.spec) for s in PLAN.sources}
 EVAL_SETS = {e.name: dict(e.spec) for e in PLAN.eval_sets}
 # the eval sets models are swept on, and those the pool is decontaminated against

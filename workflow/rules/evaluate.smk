@@ -24,6 +24,6 @@ rule sweep:
         mem_mb=8000,
         gpu=sweep_gpus(),
     conda:
-        "../../envs/generate.yaml"
+        GENERATE_ENV
     script:
         "../scripts/sweep.py"

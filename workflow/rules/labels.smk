@@ -54,7 +54,7 @@ rule difficulty_labels:
         mem_mb=8000,
         gpu=difficulty_gpus,
     conda:
-        "../../envs/generate.yaml"
+        GENERATE_ENV
     script:
         "../scripts/difficulty_labels.py"
 
@@ -86,7 +86,7 @@ rule teacher_traces:
     benchmark:
         "results/benchmarks/teacher_traces.tsv"
     conda:
-        "../../envs/generate.yaml"
+        GENERATE_ENV
     script:
         "../scripts/teacher_traces.py"
 
@@ -112,7 +112,7 @@ rule teacher_grades:
     benchmark:
         "results/benchmarks/teacher_grades.tsv"
     conda:
-        "../../envs/generate.yaml"
+        GENERATE_ENV
     script:
         "../scripts/teacher_grades.py"
 
@@ -137,7 +137,7 @@ rule domain_labels:
     benchmark:
         "results/benchmarks/domain_labels.tsv"
     conda:
-        "../../envs/generate.yaml"
+        GENERATE_ENV
     script:
         "../scripts/domain_labels.py"
 
