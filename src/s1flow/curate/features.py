@@ -20,7 +20,7 @@ from s1flow.curate.pool import POOL_COLUMNS
 from s1flow.curate.quality import quality_mask
 from s1flow.curate.tokenizer import count_tokens
 from s1flow.errors import InputFileError
-from s1flow.io import require_columns, require_string_column
+from s1flow.io import require_columns, require_string_column, require_unique
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,7 @@ def validate_labels(df: pd.DataFrame, where: str) -> pd.DataFrame:
     (booleans, null allowed); other columns are an error so a typo never passes silently.
     """
     require_string_column(df, "qhash", where)
-    if df["qhash"].duplicated().any():
-        dup = df.loc[df["qhash"].duplicated(), "qhash"].iloc[0]
-        raise InputFileError(f"{where}: qhash {dup!r} appears more than once")
+    require_unique(df, "qhash", where)
     for col in df.columns:
         if col == "qhash":
             continue
@@ -165,6 +163,7 @@ def validate_features(df: pd.DataFrame, where: str) -> None:
     require_columns(df, ["qhash", "question", "source", "trace_tokens", "domain"], where)
     require_string_column(df, "question", where)
     require_string_column(df, "qhash", where)
+    require_unique(df, "qhash", where)
     require_string_column(df, "source", where)
     require_string_column(df, "domain", where, nullable=True)
     tokens = df["trace_tokens"]

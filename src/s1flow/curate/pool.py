@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from s1flow.errors import InputFileError
-from s1flow.io import require_columns, require_string_column
+from s1flow.io import require_columns, require_string_column, require_unique
 
 POOL_COLUMNS = ["qhash", "question", "solution", "cot_type", "source", "metadata", "domain"]
 NORMALISED_COLUMNS = POOL_COLUMNS[1:]
@@ -132,3 +132,4 @@ def validate_pool(df: pd.DataFrame, where: str) -> None:
     require_columns(df, POOL_COLUMNS, where)
     validate_normalised(df[NORMALISED_COLUMNS], where)
     require_string_column(df, "qhash", where)
+    require_unique(df, "qhash", where)

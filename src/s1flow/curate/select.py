@@ -236,7 +236,20 @@ def select_s1k(features: pd.DataFrame, settings: SelectionSettings) -> tuple[pd.
 
 
 def select_subset(features: pd.DataFrame, name: SubsetName, settings: SelectionSettings) -> tuple[pd.DataFrame, dict]:
-    """Pick the named subset of `features`; returns (rows in table order, details for the funnel)."""
+    """Pick the named subset of `features`; returns (rows in table order, details for the funnel).
+
+    The details say how many questions were requested and, when fewer survive the filters,
+    the shortfall (``short_by``); ``full`` takes every row and requests no size.
+    """
+    subset, details = _select(features, name, settings)
+    if name != "full":
+        details = {"requested": settings.size, **details}
+        if len(subset) < settings.size:
+            details["short_by"] = settings.size - len(subset)
+    return subset, details
+
+
+def _select(features: pd.DataFrame, name: SubsetName, settings: SelectionSettings) -> tuple[pd.DataFrame, dict]:
     if name == "s1k":
         return select_s1k(features, settings)
     if name == "full":

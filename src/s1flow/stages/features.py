@@ -15,7 +15,7 @@ from s1flow.curate.features import build_features
 from s1flow.curate.pool import validate_pool
 from s1flow.curate.tokenizer import load_tokenizer, train_bpe_tokenizer
 from s1flow.errors import ConfigError
-from s1flow.io import check_output, read_table, write_parquet
+from s1flow.io import check_output, read_table, require_unique, write_parquet
 
 log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
@@ -58,5 +58,6 @@ def run_features(pool_file: PathLike, out: PathLike, *, tokenizer_cfg: Mapping[s
     labels = [(str(p), read_table(p)) for p in label_files]
     features = build_features(pool, tokenizer, labels=labels, aliases=aliases, trace_fallback=trace_fallback,
                               domain_fallback=domain_fallback, progress=True)
+    require_unique(features, "qhash", str(out))
     write_parquet(features, out)
     log.info("features: %d rows, columns %s", len(features), list(features.columns))

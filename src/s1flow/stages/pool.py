@@ -20,7 +20,16 @@ from s1flow.curate.pool import NORMALISED_COLUMNS, question_hash, validate_norma
 from s1flow.curate.sources import load_source, pool_source
 from s1flow.errors import ConfigError, InputFileError
 from s1flow.generate.evalsets import load_hub_eval_set, normalise_eval_set
-from s1flow.io import FORMATS, check_output, read_table, require_string_column, write_json, write_parquet, write_table
+from s1flow.io import (
+    FORMATS,
+    check_output,
+    read_table,
+    require_string_column,
+    require_unique,
+    write_json,
+    write_parquet,
+    write_table,
+)
 
 log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
@@ -93,6 +102,7 @@ def run_build_pool(sources: Sequence[tuple[str, PathLike]], eval_sets: Sequence[
     pool, report = build_pool(items, evals, settings=settings)
     if len(pool) == 0:
         raise InputFileError(f"{out_pool}: no question survived deduplication/decontamination; see the report")
+    require_unique(pool, "qhash", str(out_pool))
     write_json(report, out_report)
     write_parquet(pool, out_pool)
     log.info("pool: %s", report["totals"])

@@ -16,7 +16,7 @@ import pandas as pd
 
 from s1flow.curate.features import validate_features
 from s1flow.curate.select import SelectionSettings, funnel, select_subset
-from s1flow.io import FORMATS, check_output, read_table, write_json, write_table
+from s1flow.io import FORMATS, check_output, read_table, require_unique, write_json, write_table
 
 log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
@@ -37,6 +37,11 @@ def run_select(features_file: PathLike, subset: str, settings: SelectionSettings
         check_output(details_out, inputs=[features_file, out], formats=("json",))
     features = read_features(features_file)
     chosen, details = select_subset(features, subset, settings)  # type: ignore[arg-type]
+    if "short_by" in details:
+        log.warning("subset %s: %d questions requested (selection.size / --size), only %d survive the filters; "
+                    "the funnel (results/subsets/funnel.json) shows where they go", subset, details["requested"],
+                    len(chosen))
+    require_unique(chosen, "qhash", str(out))
     if details_out:
         write_json(details, details_out)
     write_table(chosen, out)
