@@ -11,7 +11,10 @@ from a keyword rule) and otherwise answers like a reasoning teacher; and
 (``return_tokens_as_token_ids``, ``stop_reason``).
 
 Misbehaviour is scripted: ``server.fail("429", retry_after="1")`` queues a fault that the
-next request receives. Every request is recorded, with the peak number in flight.
+next request receives. Every request is recorded, with the peak number in flight, and every
+request that got a completion is recorded again in ``answered``. With ``hold_after=n`` the
+server answers n requests and holds every later one unanswered until it stops (a slow model
+a client can be killed in front of).
 """
 
 from __future__ import annotations
@@ -78,13 +81,17 @@ class FakeOpenAIServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, *, expected_key: str | None = None, handler_delay: float = 0.0, vocab_size: int = 64,
-                 teacher_style: str = "reasoning_content", max_successes: int | None = None):
+                 teacher_style: str = "reasoning_content", max_successes: int | None = None,
+                 hold_after: int | None = None):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.expected_key = expected_key
         self.handler_delay = handler_delay
         self.vocab_size = vocab_size
         self.teacher_style = teacher_style  # reasoning_content | reasoning | think | plain
         self.max_successes = max_successes  # after this many good answers every request gets a 500
+        self.hold_after = hold_after  # after this many admitted requests every request waits unanswered
+        self.admitted = 0
+        self.answered: list[Recorded] = []
         self.faults: deque[Fault] = deque()
         self.requests: list[Recorded] = []
         self.successes = 0
@@ -216,7 +223,13 @@ class _Handler(BaseHTTPRequestHandler):
             fault = srv.faults.popleft() if srv.faults else None
             if fault is None and srv.max_successes is not None and srv.successes >= srv.max_successes:
                 fault = Fault("500")
+            hold = srv.hold_after is not None and srv.admitted >= srv.hold_after
+            srv.admitted += not hold
         try:
+            if hold:  # never answered: the connection is dropped when the server stops
+                srv.stopping.wait()
+                self.close_connection = True
+                return
             self._serve(body, fault)
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
@@ -269,6 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}))
         with srv.lock:
             srv.successes += 1
+            srv.answered.append(Recorded(self.path, dict(self.headers.items()), body, b""))
         self._send(200, json.dumps(reply))
 
     def _send(self, status: int, text: str, headers: dict[str, str] | None = None,

@@ -70,6 +70,9 @@ def test_find_resume_checkpoint(tmp_path):
     (tmp_path / "checkpoint-x").mkdir()
     (tmp_path / "checkpoint-99").write_text("not a directory")
     assert find_resume_checkpoint(tmp_path) == tmp_path / "checkpoint-10"  # 15 was cut short by a kill
+    (tmp_path / "checkpoint-20").mkdir()
+    (tmp_path / "checkpoint-20" / "trainer_state.json").write_text('{"global_step": 2')  # cut while written
+    assert find_resume_checkpoint(tmp_path) == tmp_path / "checkpoint-10"
 
 
 def test_resolve_bf16_and_settings(tmp_path):

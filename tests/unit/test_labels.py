@@ -67,6 +67,28 @@ def test_jsonl_cache_resumes_and_invalidates(tmp_path):
     assert "a" not in changed
 
 
+def test_jsonl_cache_appends_after_a_torn_line(tmp_path):
+    """A line cut by a kill is cut off the file when it is opened: what is appended after it stays
+    readable, and the cut key is computed again (not lost, not kept half-written)."""
+    path = tmp_path / "c.jsonl"
+    JsonlCache(path, {"model": "m1"}).put_many({"a": "x", "b": "y"})
+    whole = path.read_bytes()
+    path.write_bytes(whole + b'{"key": "c", "value": "z')  # killed while "c" was written
+    cache = JsonlCache(path, {"model": "m1"})
+    assert "c" not in cache and path.read_bytes() == whole
+    cache.put_many({"c": "z2", "d": "w"})
+    again = JsonlCache(path, {"model": "m1"})
+    assert {k: again.get(k) for k in "abcd"} == {"a": "x", "b": "y", "c": "z2", "d": "w"}
+    # a whole line that is not a record (written by an older version after a torn line) is skipped, not cut
+    with path.open("a") as fh:
+        fh.write('{"key": "e", "val{"key": "f", "value": 1}\n{"key": "g", "value": 2}\n')
+    last = JsonlCache(path, {"model": "m1"})
+    assert "e" not in last and "f" not in last and last.get("g") == 2
+    # a record complete but for its newline counts as torn: computed again
+    path.write_bytes(whole + b'{"key": "c", "value": "z"}')
+    assert "c" not in JsonlCache(path, {"model": "m1"}) and path.read_bytes() == whole
+
+
 def test_answers_are_cached_per_question(tiny_model_dir, tmp_path):
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     engine = ScriptedEngine(len(tok) - 1)
@@ -83,6 +105,26 @@ def test_answers_are_cached_per_question(tiny_model_dir, tmp_path):
     resumed = answer_questions(engine, tok, questions, max_tokens=6,
                                cache=JsonlCache(tmp_path / "answers.jsonl", {"model": "scripted"}), chunk_size=3)
     assert resumed == first and len(engine.requests) == 4
+
+
+def test_answers_reach_the_cache_one_engine_batch_at_a_time(tiny_model_dir, tmp_path):
+    """Without a chunk size, each engine batch is stored as soon as it is generated (a kill loses
+    at most the batch in progress)."""
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    engine = ScriptedEngine(len(tok) - 1)
+    engine.batch_size = 3
+    path = tmp_path / "answers.jsonl"
+    stored: list[int] = []
+    generate = engine.generate
+
+    def generate_and_look(requests):
+        stored.append(len(path.read_text().splitlines()) - 1)  # answers in the cache when a batch starts
+        return generate(requests)
+
+    engine.generate = generate_and_look
+    questions = {f"h{i}": f"What is {i}+{i}?" for i in range(7)}
+    answer_questions(engine, tok, questions, max_tokens=4, cache=JsonlCache(path, {"model": "scripted"}))
+    assert stored == [0, 3, 6] and len(path.read_text().splitlines()) == 1 + 7
 
 
 def test_merged_attempts_later_tables_win(tmp_path):

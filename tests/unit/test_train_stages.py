@@ -119,3 +119,49 @@ def test_worked_solutions_are_asked_for_in_a_seeded_mix_of_templates():
 def test_group_by_length_setting():
     assert TrainSettings.from_config({"group_by_length": True}).group_by_length
     assert not TrainSettings().group_by_length
+
+
+def test_checkpoints_of_another_base_model_at_the_same_path_are_discarded(tmp_path, fake_launch):
+    """A base model rebuilt at the same path with another shape or seed (its config or spec
+    changed) must not resume from checkpoints trained from the old one."""
+    sft = tmp_path / "direct.parquet"
+    pd.DataFrame({"qhash": ["a"], "text": ["x"]}).to_parquet(sft)
+    base, ckpt = tmp_path / "init", tmp_path / "ckpt"
+    base.mkdir()
+    (base / "config.json").write_text('{"num_hidden_layers": 2}')
+    (base / "s1flow_spec.json").write_text('{"seed": 0}')
+    training = {"processes_per_node": 1, "deepspeed": False, "epochs": 1, "global_batch_size": 1}
+    run_train(sft, base, tmp_path / "out", ckpt, training=training, log_file=tmp_path / "log")
+    (ckpt / "checkpoint-5").mkdir()
+    run_train(sft, base, tmp_path / "out", ckpt, training=training, log_file=tmp_path / "log")
+    assert (ckpt / "checkpoint-5").is_dir(), "the same base model: resumed"
+    (base / "s1flow_spec.json").write_text('{"seed": 1}')
+    run_train(sft, base, tmp_path / "out", ckpt, training=training, log_file=tmp_path / "log")
+    assert not (ckpt / "checkpoint-5").exists(), "another seed at the same path: started afresh"
+    (ckpt / "checkpoint-5").mkdir()
+    (base / "config.json").write_text('{"num_hidden_layers": 3}')
+    run_train(sft, base, tmp_path / "out", ckpt, training=training, log_file=tmp_path / "log")
+    assert not (ckpt / "checkpoint-5").exists(), "another architecture at the same path: started afresh"
+
+
+def test_tiny_model_init_is_made_once(tmp_path):
+    """The initial model of a pretraining is kept by a rerun with the same tokenizer, spec and seed,
+    made again when one of them changes, and never left half-written."""
+    from s1flow.curate.tokenizer import train_bpe_tokenizer
+    from s1flow.nano import generate_pool
+    from s1flow.nano.tiny_model import TinyModelSpec, reuse_or_init_tiny_model
+
+    pool = generate_pool(60, seed=1)
+    train_bpe_tokenizer(pool["question"].tolist(), tmp_path / "tok", vocab_size=300)
+    spec = TinyModelSpec(num_layers=1, intermediate_size=64, max_position_embeddings=64)
+    init = reuse_or_init_tiny_model(tmp_path / "tok", tmp_path / "init", spec=spec, seed=0)
+    weights = init / "model.safetensors"
+    first = (weights.stat().st_ino, weights.stat().st_mtime_ns, weights.read_bytes())
+    (tmp_path / ".init.partial").mkdir()  # left by a kill while a model was being made
+    assert reuse_or_init_tiny_model(tmp_path / "tok", tmp_path / "init", spec=spec, seed=0) == init
+    assert (weights.stat().st_ino, weights.stat().st_mtime_ns, weights.read_bytes()) == first
+    reuse_or_init_tiny_model(tmp_path / "tok", tmp_path / "init", spec=spec, seed=1)
+    assert weights.read_bytes() != first[2], "another seed: new weights"
+    assert not (tmp_path / ".init.partial").exists()
+    reuse_or_init_tiny_model(tmp_path / "tok", tmp_path / "init", spec=spec, seed=0)
+    assert weights.read_bytes() == first[2], "the same seed again: the same weights"

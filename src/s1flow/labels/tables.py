@@ -52,6 +52,8 @@ GRADERS = ("rule", "judge")
 LOGGED_FAILURES = 20
 _LETTER = re.compile(r"^\(?([A-J])\)?\.?$")
 SHORT_ANSWER_CHARS = 64
+#: questions per engine call when the engine has no ``batch_size`` of its own
+DEFAULT_CHUNK = 64
 
 
 def gold_answer(solution: str | None) -> tuple[str | None, str]:
@@ -88,6 +90,10 @@ class JsonlCache:
     """Per-key results appended to a JSONL file; the first line fingerprints the job.
 
     A file with another fingerprint is discarded, so a changed model or prompt recomputes.
+    Each :meth:`put_many` appends whole lines and syncs them before returning, so a kill
+    loses at most the batch being written. A last line cut by a kill (no newline, or not
+    JSON) is cut off the file when it is opened, so the next append starts a line of its own
+    and the key it held is computed again; a key written twice keeps its last value.
     """
 
     def __init__(self, path: str | os.PathLike, fingerprint: Mapping) -> None:
@@ -95,20 +101,51 @@ class JsonlCache:
         self.stamp = json.dumps({"fingerprint": fingerprint}, sort_keys=True, default=str)
         self.data: dict[str, object] = {}
         if self.path.is_file():
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-            if lines and lines[0] == self.stamp:
-                for line in lines[1:]:
-                    try:
-                        rec = json.loads(line)
-                    except ValueError:  # a line cut by a kill: recompute that key
-                        continue
-                    self.data[rec["key"]] = rec["value"]
+            raw = self.path.read_bytes()
+            lines = raw.split(b"\n")
+            if lines[0].decode("utf-8", errors="replace") == self.stamp and len(lines) > 1:
+                self._load(raw, lines)
             else:
                 log.info("%s: job changed; discarding cached results", self.path)
                 self.path.unlink()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.is_file():
-            self.path.write_text(self.stamp + "\n", encoding="utf-8")
+            self._write_stamp()
+
+    def _load(self, raw: bytes, lines: list[bytes]) -> None:
+        """Read the cached lines after the stamp; cut a torn last line off the file."""
+        good_end = len(lines[0]) + 1  # bytes of the file up to the end of the last whole record
+        offset = good_end
+        for i, line in enumerate(lines[1:], start=1):
+            complete = i < len(lines) - 1  # the piece after the last newline has none
+            end = offset + len(line) + (1 if complete else 0)
+            try:
+                rec = json.loads(line) if complete and line.strip() else None
+            except ValueError:
+                rec = None
+            if isinstance(rec, dict) and "key" in rec and "value" in rec:
+                self.data[rec["key"]] = rec["value"]
+                good_end = end
+            elif complete and line.strip():
+                log.warning("%s: line %d is not a cached result; its key is computed again", self.path, i + 1)
+                good_end = end  # a whole line: later records stay readable after it
+            elif complete:
+                good_end = end
+            offset = end
+        if good_end < len(raw):
+            log.info("%s: cutting %d bytes of a record a kill left unfinished", self.path, len(raw) - good_end)
+            with self.path.open("r+b") as fh:
+                fh.truncate(good_end)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def _write_stamp(self) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(self.stamp + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
 
     def __contains__(self, key: str) -> bool:
         return key in self.data
@@ -117,9 +154,10 @@ class JsonlCache:
         return self.data.get(key)
 
     def put_many(self, values: Mapping[str, object]) -> None:
+        """Append `values` (one line each) and sync them to disk before returning."""
+        text = "".join(json.dumps({"key": k, "value": v}) + "\n" for k, v in values.items())
         with self.path.open("a", encoding="utf-8") as fh:
-            for k, v in values.items():
-                fh.write(json.dumps({"key": k, "value": v}) + "\n")
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         self.data.update(values)
@@ -127,12 +165,21 @@ class JsonlCache:
 
 def answer_questions(engine: Engine, tokenizer, questions: Mapping[str, str], *, max_tokens: int,
                      temperature: float = 0.0, seed: int = 0, cache: JsonlCache | None = None,
-                     chunk_size: int = 64, system: str | None = None) -> dict[str, str]:
-    """Each question answered by a model in plain chat (no thinking phase), keyed like `questions`."""
+                     chunk_size: int | None = None, system: str | None = None) -> dict[str, str]:
+    """Each question answered by a model in plain chat (no thinking phase), keyed like `questions`.
+
+    Questions go to the engine `chunk_size` at a time (default: the engine's ``batch_size``,
+    else 64) and each chunk's answers reach `cache` as soon as it finishes, so a killed job
+    loses at most the chunk in progress. Each answer depends only on its question and
+    ``(seed, key)``, so a resumed job answers like an uninterrupted one.
+    """
+    chunk_size = chunk_size or getattr(engine, "batch_size", None) or DEFAULT_CHUNK
+    if chunk_size < 1:
+        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
     stop = tokenizer.convert_tokens_to_ids("<|im_end|>")
     stop_ids = tuple(t for t in {stop, tokenizer.eos_token_id} if isinstance(t, int) and t >= 0)
-    todo = [k for k in questions if not (cache and k in cache)]
-    out: dict[str, str] = {k: cache.get(k) for k in questions if cache and k in cache}  # type: ignore[misc]
+    todo = [k for k in questions if cache is None or k not in cache]
+    out: dict[str, str] = {k: cache.get(k) for k in questions if cache is not None and k in cache}  # type: ignore[misc]
     if out:
         log.info("reusing %d cached answers; %d to generate", len(out), len(todo))
     for start in tqdm(range(0, len(todo), chunk_size), desc="answering", unit="chunk", disable=not todo):
@@ -148,7 +195,7 @@ def answer_questions(engine: Engine, tokenizer, questions: Mapping[str, str], *,
                                               temperature=temperature, seed=request_seed(seed, k, 0)))
         texts = {k: tokenizer.decode(g.tokens, skip_special_tokens=True)
                  for k, g in zip(keys, engine.generate(requests), strict=True)}
-        if cache:
+        if cache is not None:
             cache.put_many(texts)
         out.update(texts)
     return {k: out[k] for k in questions}
@@ -305,7 +352,7 @@ def grade_report(column: str, table: pd.DataFrame, graded: Grades, *, grader: st
 
 def difficulty_labels(pool: pd.DataFrame, alias: str, *, engine: Engine, tokenizer, max_tokens: int,
                       temperature: float = 0.0, seed: int = 0, grader: str = "rule", client=None,
-                      cache_dir: str | os.PathLike, chunk_size: int = 64, model_id: str = "",
+                      cache_dir: str | os.PathLike, chunk_size: int | None = None, model_id: str = "",
                       judge: JudgeSettings | None = None) -> LabelResult:
     """``correct_<alias>`` for every pool question: the model's plain-chat answer, graded.
 

@@ -7,8 +7,10 @@ is 64 because vLLM's CPU attention backend accepts no other size below 128.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -85,6 +87,46 @@ def init_tiny_model(tokenizer_dir: str | os.PathLike, out_dir: str | os.PathLike
     model.save_pretrained(str(out))
     tok.save_pretrained(str(out))
     (out / "s1flow_spec.json").write_text(json.dumps({"seed": seed, **asdict(spec)}, indent=2) + "\n")
+    return out
+
+
+INIT_STAMP = "s1flow_init.json"
+
+
+def _tokenizer_digest(tokenizer_dir: str | os.PathLike) -> str:
+    """A hash of every file of a tokenizer directory (names and bytes)."""
+    h = hashlib.sha256()
+    root = Path(tokenizer_dir)
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(f.relative_to(root).as_posix().encode() + b"\x1f" + f.read_bytes() + b"\x1e")
+    return h.hexdigest()[:16]
+
+
+def reuse_or_init_tiny_model(tokenizer_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
+                             spec: TinyModelSpec | None = None, seed: int = 0) -> Path:
+    """:func:`init_tiny_model` once: a directory a complete earlier call made with the same
+    tokenizer, spec and seed is kept as it is.
+
+    The directory is built beside `out_dir` and renamed into place with its stamp
+    (``s1flow_init.json``), so a killed call leaves either no model or a whole one, and a
+    rerun never swaps the initial weights under checkpoints trained from them.
+    """
+    spec = spec or TinyModelSpec()
+    out = Path(out_dir)
+    stamp = {"seed": seed, "spec": asdict(spec), "tokenizer": _tokenizer_digest(tokenizer_dir)}
+    stamp_file = out / INIT_STAMP
+    if stamp_file.is_file():
+        try:
+            if json.loads(stamp_file.read_text()) == stamp:
+                return out
+        except ValueError:
+            pass
+    tmp = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    init_tiny_model(tokenizer_dir, tmp, spec=spec, seed=seed)
+    (tmp / INIT_STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
     return out
 
 

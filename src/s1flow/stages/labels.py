@@ -31,7 +31,7 @@ from s1flow.labels.tables import (
 )
 from s1flow.models import model_identity
 from s1flow.nano.pretrain import direct_answer_rows, worked_solution_rows
-from s1flow.nano.tiny_model import TinyModelSpec, init_tiny_model
+from s1flow.nano.tiny_model import TinyModelSpec, init_tiny_model, reuse_or_init_tiny_model
 from s1flow.stages.train import run_train, write_sft_data
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,12 @@ def run_teacher_traces(pool_file: PathLike, label_files: Sequence[PathLike], out
 
 def run_build_model(tokenizer_dir: PathLike, out_dir: PathLike, *, spec: Mapping[str, Any], seed: int,
                     pool_file: PathLike | None = None, work_dir: PathLike, log_file: PathLike) -> None:
-    """Random-init a tiny Qwen2 model; with ``spec.pretrain``, train it on direct answers (no thinking)."""
+    """Random-init a tiny Qwen2 model; with ``spec.pretrain``, train it on direct answers (no thinking).
+
+    Pretraining resumes: the initial model in ``work_dir/init`` is made once, and the
+    trainer's checkpoints in ``work_dir/checkpoints`` (data order, optimizer and RNG states)
+    let a killed run continue to the same weights an uninterrupted run ends with.
+    """
     spec = dict(spec)
     pretrain = spec.pop("pretrain", None)
     known = set(TinyModelSpec.__dataclass_fields__)
@@ -140,7 +145,8 @@ def run_build_model(tokenizer_dir: PathLike, out_dir: PathLike, *, spec: Mapping
     if not pretrain:
         init_tiny_model(tokenizer_dir, out_dir, spec=TinyModelSpec(**spec), seed=seed)
         return
-    init_dir = init_tiny_model(tokenizer_dir, work / "init", spec=TinyModelSpec(**spec), seed=seed)
+    # a rerun after a kill keeps the initial weights its checkpoints were trained from
+    init_dir = reuse_or_init_tiny_model(tokenizer_dir, work / "init", spec=TinyModelSpec(**spec), seed=seed)
     pretrain = dict(pretrain)
     limit = pretrain.pop("questions", None)
     rows = direct_answer_rows(pool_file, limit=limit, seed=seed, data=pretrain.pop("data", "synthetic"))

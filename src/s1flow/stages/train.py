@@ -73,10 +73,19 @@ def write_sft_data(rows: pd.DataFrame, tokenizer_dir: PathLike, out: PathLike, r
     return report
 
 
+#: small files of a local base model that tell one model from another at the same path
+#: (architecture, and the tiny models' spec, seed and tokenizer); weights are too large to hash
+BASE_MODEL_STAMPS = ("config.json", "s1flow_spec.json", "s1flow_init.json")
+
+
 def _fingerprint(sft_file: PathLike, base_model: PathLike, settings: TrainSettings, world: str) -> str:
     h = hashlib.sha256()
     h.update(Path(sft_file).read_bytes())
     h.update(f"{base_model}\x1f{settings.to_json()}\x1f{world}".encode())
+    for name in BASE_MODEL_STAMPS:
+        f = Path(base_model) / name
+        if f.is_file():
+            h.update(b"\x1e" + name.encode() + b"\x1f" + f.read_bytes())
     return h.hexdigest()[:16]
 
 

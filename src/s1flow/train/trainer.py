@@ -147,9 +147,9 @@ def resolve_bf16(setting: str) -> bool:
 def find_resume_checkpoint(checkpoint_dir: str | os.PathLike) -> Path | None:
     """The newest complete ``checkpoint-N`` under `checkpoint_dir` (None if there is none).
 
-    Complete means the Trainer got as far as writing ``trainer_state.json`` (it writes it
-    after the model, optimizer and RNG states); half-written directories of a killed job
-    are skipped with a warning.
+    Complete means the Trainer got as far as writing a readable ``trainer_state.json`` (it
+    writes it after the model, optimizer and RNG states); half-written directories of a
+    killed job, a state file cut by the kill included, are skipped with a warning.
     """
     root = Path(checkpoint_dir)
     if not root.is_dir():
@@ -157,9 +157,13 @@ def find_resume_checkpoint(checkpoint_dir: str | os.PathLike) -> Path | None:
     found = sorted(((int(m.group(1)), p) for p in root.iterdir()
                     if p.is_dir() and (m := CHECKPOINT_RE.match(p.name))), reverse=True)
     for _step, path in found:
-        if (path / "trainer_state.json").is_file():
-            return path
-        log.warning("%s: incomplete checkpoint (no trainer_state.json), skipped", path)
+        state = path / "trainer_state.json"
+        try:
+            if isinstance(json.loads(state.read_text(encoding="utf-8")), dict):
+                return path
+        except (OSError, ValueError, TypeError):
+            pass
+        log.warning("%s: incomplete checkpoint (no readable trainer_state.json), skipped", path)
     return None
 
 
