@@ -264,6 +264,27 @@ def test_unknown_config_key_is_rejected(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize("changes, message", [
+    ({"sources": [{"name": "mine", "kind": "file"}]}, "config key 'sources[mine]': kind 'file' needs 'path'"),
+    ({"eval_sets": [{"name": "aime", "kind": "hub"}]}, "config key 'eval_sets[aime]': kind 'hub' needs 'dataset'"),
+    ({"features": {"tokenizer": {"kind": "path", "path": "nowhere"}}},
+     "config key 'features.tokenizer.path': 'nowhere' is not a directory"),
+    ({"evaluation": {"caps": []}}, "config key 'evaluation.caps': expected at least 1 item"),
+    ({"featurs": {}}, "config key top level: unknown key(s) ['featurs']; allowed: ['conditional',"),
+])
+def test_config_errors_stop_the_run_at_start_up_in_one_line(tmp_path, changes, message):
+    """Errors that once passed the dry run and failed only in a job: exit 2 at start-up, one line naming the key."""
+    cfg = e2e_config()
+    for key, value in changes.items():
+        cfg[key] = {**cfg[key], **value} if isinstance(value, dict) and key in cfg else value
+    r = snakemake(tmp_path, cfg, "-n")
+    assert r.returncode == 2, r.stderr[-2000:]
+    errors = [line for line in r.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith("s1flow: config error: ") and message in errors[0], r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.splitlines()) <= 3
+    assert not (tmp_path / "results").exists()
+
+
 def test_bad_source_file_fails_without_outputs(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "what is 2+2?"}\n')
@@ -272,6 +293,8 @@ def test_bad_source_file_fails_without_outputs(tmp_path):
     assert r.returncode != 0
     log = (tmp_path / "w" / "logs" / "sources" / "mine.log").read_text()
     assert "bad.jsonl" in log and "problem" in log
+    assert "Traceback" in log  # the details go to the rule's log; the console gets the one-line message
+    assert "Traceback" not in r.stderr and "stage failed: " in r.stderr
     assert not (tmp_path / "w" / "results" / "sources" / "mine.parquet").exists()
     assert not (tmp_path / "w" / "results" / "pool" / "pool.parquet").exists()
 

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import subprocess
 import sys
@@ -55,14 +56,12 @@ def test_source_features_select_chain(files, tmp_path):
     from s1flow.curate.tokenizer import train_bpe_tokenizer
 
     train_bpe_tokenizer(raw["problem"].tolist(), tmp_path / "tok", vocab_size=300)
+    # a source table has no qhash: features computes it, as for a pool (sha256 of the question, 16 hex digits)
     assert main(["features", "--pool", str(tmp_path / "src.parquet"), "--tokenizer", str(tmp_path / "tok"),
-                 "--trace-fallback", "solution", "--out", str(tmp_path / "f.parquet")]) != 0  # no qhash: not a pool
-    src = pd.read_parquet(tmp_path / "src.parquet")
-    from s1flow.curate.pool import with_qhash
-
-    with_qhash(src).to_parquet(tmp_path / "pool.parquet")
-    assert main(["features", "--pool", str(tmp_path / "pool.parquet"), "--tokenizer", str(tmp_path / "tok"),
                  "--trace-fallback", "solution", "--out", str(tmp_path / "f.parquet")]) == 0
+    features = pd.read_parquet(tmp_path / "f.parquet")
+    first = raw["problem"][0]
+    assert features["qhash"][0] == hashlib.sha256(first.encode("utf-8")).hexdigest()[:16]
     for subset in ("s1k", "random", "diverse", "longest", "full"):
         out = tmp_path / f"{subset}.parquet"
         assert main(["select", "--features", str(tmp_path / "f.parquet"), "--subset", subset, "--size", "10",

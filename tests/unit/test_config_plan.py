@@ -9,7 +9,7 @@ import yaml
 from conftest import REPO
 
 from s1flow.config import load_config, load_plan, run_plan, validated
-from s1flow.config.loading import schema_default
+from s1flow.config.loading import schema, schema_default
 from s1flow.errors import ConfigError, InputFileError
 from s1flow.generate.setting import Rejection, Vote
 
@@ -103,10 +103,53 @@ def test_training_disabled_evaluates_only_the_named_models():
     ({"difficulty": {"models": ["a", "a"]}}, "config key 'difficulty.models': aliases must be unique"),
     ({"evaluation": {"caps": "256"}}, "config key 'evaluation.caps': expected array, got '256'"),
     ({"selection": {"uniform_fraction": 1.5}}, "config key 'selection.uniform_fraction': expected <= 1"),
+    # errors that used to pass the dry run and surface only when a job ran
+    ({"sources": [{"name": "mine", "kind": "file"}]}, "config key 'sources\\[mine\\]': kind 'file' needs 'path'"),
+    ({"sources": [{"name": "mine", "kind": "file", "path": ""}]}, "kind 'file' needs 'path'"),
+    ({"sources": [{"name": "mine", "kind": "hub"}]}, "config key 'sources\\[mine\\]': kind 'hub' needs 'preset'"),
+    ({"sources": [{"name": "mine", "kind": "file", "path": "x.jsonl", "preset": "numina"}]},
+     "config key 'sources\\[mine\\]': unknown preset 'numina'; known: \\['agieval'"),
+    ({"eval_sets": [{"name": "aime", "kind": "hub"}]}, "config key 'eval_sets\\[aime\\]': kind 'hub' needs 'dataset'"),
+    ({"eval_sets": [{"name": "mine", "kind": "file"}]}, "config key 'eval_sets\\[mine\\]': kind 'file' needs 'path'"),
+    ({"features": {"tokenizer": {"kind": "path", "path": "no/such/dir"}}},
+     "config key 'features.tokenizer.path': 'no/such/dir' is not a directory"),
+    ({"features": {"tokenizer": {"kind": "path"}}}, "config key 'features.tokenizer.path': kind 'path' needs"),
+    ({"features": {"tokenizer": {"kind": "vocab_merges", "vocab": "v.json", "merges": "m.txt"}}},
+     "config key 'features.tokenizer.vocab': kind 'vocab_merges' needs the file"),
+    ({"evaluation": {"caps": []}}, "config key 'evaluation.caps': expected at least 1 item"),
+    ({"evaluation": {"waits": []}}, "config key 'evaluation.waits': expected at least 1 item"),
+    ({"selection": {"size": 0}}, "config key 'selection.size': expected >= 1, got 0"),
+    ({"selection": {"benchmark": {"aime": "[AIME"}}},
+     "selection.benchmark.aime \\(--aime\\): '\\[AIME' is not a valid regular expression"),
+    ({"seed": -1}, "config key 'seed': expected >= 0, got -1"),
 ])
 def test_cross_field_errors_name_the_key(changes, match):
     with pytest.raises(ConfigError, match=match):
         run_plan(with_changes(**changes))
+
+
+def test_schema_uses_only_json_schema_keywords():
+    """A description with an unquoted ', ' inside a YAML flow mapping becomes a stray key; none is left."""
+    keywords = {"type", "properties", "items", "default", "description", "minimum", "maximum", "enum", "oneOf",
+                "required", "additionalProperties", "minItems", "uniqueItems", "$ref", "definitions", "pattern",
+                "exclusiveMinimum", "$schema", "title", "anyOf", "maxItems", "minLength", "propertyNames"}
+    stray = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if path and path[-1] in ("properties", "definitions"):
+                    walk(value, [*path, key])
+                    continue
+                if key not in keywords and "default" not in path:
+                    stray.append("/".join([*path, key]))
+                walk(value, [*path, key])
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, [*path, str(i)])
+
+    walk(schema(), [])
+    assert stray == []
 
 
 def test_unknown_key_is_one_short_message():

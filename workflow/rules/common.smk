@@ -1,13 +1,20 @@
 import os
 import re
+import sys
 
 from s1flow.config import CONTROL_MODEL_NAMES, run_plan, teacher_dataset_set
+from s1flow.errors import S1FlowError
 from s1flow.curate.select import SUBSETS as KNOWN_SUBSETS
 from s1flow.nano import EVAL_SET_NAMES as SYNTHETIC_EVAL_SETS
 
 # The config, validated against config/schema.yaml with its defaults filled, and everything it asks
-# for (s1flow.config.run_plan: every cross-field check raises there, naming the key). Below: file lists.
-PLAN = run_plan(config)
+# for (s1flow.config.run_plan: every cross-field check raises there, naming the key). A bad config
+# stops the run at start-up with that one message and exit status 2. Below: file lists.
+try:
+    PLAN = run_plan(config)
+except S1FlowError as exc:
+    print(f"s1flow: config error: {exc}", file=sys.stderr)
+    sys.exit(2)
 config.update(PLAN.config)
 
 # --software-deployment-method conda: each rule's environment installs s1flow from the repository root

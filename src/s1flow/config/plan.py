@@ -322,8 +322,8 @@ def run_plan(config: Mapping[str, Any]) -> RunPlan:
     if training["enabled"] and config["report"]["reference"] not in ablation_models:
         raise ConfigError(f"config key 'report.reference': '{config['report']['reference']}' is not a row of the "
                           f"ablation table (the trained subsets and '{BASE}': {list(ablation_models)})")
-    _check_features(config, bool(answering), bool(eval_paths))
     _check_tokenizer(config["features"]["tokenizer"])
+    _check_features(config, bool(answering), bool(eval_paths))
     selection_settings(config["selection"], config["seed"])
 
     sweeps = {}

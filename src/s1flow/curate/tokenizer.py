@@ -40,7 +40,11 @@ def load_tokenizer(path: str | os.PathLike | None = None, *, vocab: str | None =
     p = Path(path)
     if p.is_dir():
         if (p / "tokenizer.json").is_file():
-            return Tokenizer.from_file(str(p / "tokenizer.json"))
+            try:
+                return Tokenizer.from_file(str(p / "tokenizer.json"))
+            except Exception as exc:  # the tokenizers library raises a bare Exception for a bad file
+                raise InputFileError(f"{p / 'tokenizer.json'}: not a readable tokenizer file "
+                                     f"({_first_line(exc)})") from exc
         if (p / "vocab.json").is_file() and (p / "merges.txt").is_file():
             return _from_vocab_merges(p / "vocab.json", p / "merges.txt")
         raise InputFileError(f"{p}: tokenizer directory has neither tokenizer.json nor vocab.json + merges.txt")
@@ -48,7 +52,17 @@ def load_tokenizer(path: str | os.PathLike | None = None, *, vocab: str | None =
         raise InputFileError(f"{p}: tokenizer path is not a directory")
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(path)).backend_tokenizer
+    try:
+        return AutoTokenizer.from_pretrained(str(path)).backend_tokenizer
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"tokenizer {path!r}: not a local directory, and not a Hugging Face model id that "
+                             f"can be loaded here (offline, or no such model?): {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (library messages can run to a page)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _from_vocab_merges(vocab: Path, merges: Path) -> Tokenizer:
@@ -70,6 +84,9 @@ def _from_vocab_merges(vocab: Path, merges: Path) -> Tokenizer:
                 merge_list.append((a, b))
     except (ValueError, OSError) as exc:
         raise InputFileError(f"{vocab} / {merges}: cannot read tokenizer files: {exc}") from exc
+    if not isinstance(vocab_map, dict) or not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+                                                  for k, v in vocab_map.items()):
+        raise InputFileError(f"{vocab}: expected a JSON object mapping each token to its integer id")
     tok = Qwen2Tokenizer(vocab=vocab_map, merges=merge_list)
     tok.add_special_tokens({"additional_special_tokens": list(QWEN_SPECIAL_TOKENS[1:])})
     return tok.backend_tokenizer

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from s1flow.curate.features import build_features
-from s1flow.curate.pool import validate_pool
+from s1flow.curate.pool import validate_normalised, validate_pool, with_qhash
 from s1flow.curate.tokenizer import load_tokenizer, train_bpe_tokenizer
 from s1flow.errors import ConfigError
 from s1flow.io import check_output, read_table, require_unique, write_parquet
@@ -49,10 +49,17 @@ def run_train_tokenizer(pool_file: PathLike, out_dir: PathLike, *, teacher_file:
 def run_features(pool_file: PathLike, out: PathLike, *, tokenizer_cfg: Mapping[str, Any],
                  trained_tokenizer: PathLike | None = None, label_files: Sequence[PathLike] = (),
                  aliases: Sequence[str] = (), trace_fallback: str = "none", domain_fallback: str = "none") -> None:
-    """Build features.parquet from the pool, label tables and the tokenizer."""
+    """Build features.parquet from the pool, label tables and the tokenizer.
+
+    The pool may also be a normalised source table (``s1flow source`` or ``decontaminate`` output):
+    its ``qhash`` is computed when the column is absent.
+    """
     tokenizer_files = [tokenizer_cfg.get(k) for k in ("vocab", "merges", "path")]
     check_output(out, inputs=[pool_file, *label_files, *tokenizer_files], formats=("parquet",))
     pool = read_table(pool_file)
+    if "qhash" not in pool.columns:
+        validate_normalised(pool, str(pool_file))
+        pool = with_qhash(pool)
     validate_pool(pool, str(pool_file))
     tokenizer = tokenizer_from_config(tokenizer_cfg, trained_tokenizer)
     labels = [(str(p), read_table(p)) for p in label_files]
