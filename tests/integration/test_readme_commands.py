@@ -4,13 +4,16 @@ Every command line of README.md (the fenced ``bash`` blocks, and inline code in 
 that starts with a command) is either run here or named in NOT_RUN with the reason. A Snakemake
 line that would start a real run is dry-run (``-n`` appended) and its planned jobs are read
 through the tests' logger plugin (tests/plugins); ``s1flow plan-train`` and the checks run for
-real. The clone is ``git clone`` of this repository plus the uncommitted edits of its tracked
-files, so untracked files, results/ and .snakemake/ never leak in; ``../shared`` next to it
-points at the public data when that is present.
+real. The "Command line" section's ``s1flow`` lines run for real, in order, in a clone of their
+own, after the parts of ``results/`` they read are built (test_command_line_walkthrough). The
+clone is ``git clone`` of this repository plus the uncommitted edits of its tracked files, so
+untracked files, results/ and .snakemake/ never leak in; ``../shared`` next to it points at the
+public data when that is present.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -21,6 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import REPO, shared_data_dir
 
@@ -29,10 +33,11 @@ pytestmark = pytest.mark.integration
 #: first words that make an inline code span or a code-block line a command line
 COMMAND_WORDS = frozenset({"snakemake", "s1flow", "python", "pip", "bash", "git", "cd", "hf", "export", "ruff"})
 
-#: README sections whose commands are not collected yet. "Command line" shows the `s1flow` commands on
-#: placeholder files (my.jsonl, pool.parquet, MODEL_DIR); readme_commands() takes the section names, so
-#: those commands can be added here once the section runs on files a clone has.
-SECTIONS_NOT_COLLECTED = ("Command line",)
+#: README sections whose commands are not collected (none: every section's commands run as written)
+SECTIONS_NOT_COLLECTED: tuple[str, ...] = ()
+
+#: the section whose `s1flow` lines are one walkthrough: each line reads what the lines before it wrote
+WALKTHROUGH_SECTION = "Command line"
 
 #: commands this test does not run, and why: exact command lines, or a prefix ending in a space that
 #: covers a kind of command (installs, downloads, shell settings). No prefix covers `snakemake` or
@@ -92,6 +97,12 @@ def readme_commands(readme: str, *, skip_sections: tuple[str, ...] = SECTIONS_NO
     return list(dict.fromkeys(found))
 
 
+def section_commands(readme: str, heading: str) -> list[str]:
+    """The command lines of the README's `## heading` section, in order."""
+    others = tuple(h for h, _ in _sections(readme) if h != heading)
+    return readme_commands(readme, skip_sections=others)
+
+
 def not_run_reason(command: str) -> str | None:
     """Why `command` is not run (NOT_RUN: an exact line, or a prefix ending in a space), or None."""
     if command in NOT_RUN:
@@ -99,15 +110,22 @@ def not_run_reason(command: str) -> str | None:
     return next((why for key, why in NOT_RUN.items() if key.endswith(" ") and command.startswith(key)), None)
 
 
+README = (REPO / "README.md").read_text(encoding="utf-8")
+README_COMMANDS = readme_commands(README)
+#: the "Command line" walkthrough's `s1flow` lines, in the README's order
+WALKTHROUGH = [c for c in section_commands(README, WALKTHROUGH_SECTION) if c.split()[0] == "s1flow"]
+
+
 def runs_here(command: str) -> bool:
-    """Commands this test runs: Snakemake (dry-run unless it is one already), plan-train and ruff, unless
-    NOT_RUN names them."""
-    kind = command.split()[0] == "snakemake" or command.startswith(("s1flow plan-train ", "ruff "))
+    """Commands this test runs: Snakemake (dry-run unless it is one already), plan-train, ruff and the
+    walkthrough's `s1flow` lines, unless NOT_RUN names them."""
+    kind = (command.split()[0] == "snakemake" or command.startswith(("s1flow plan-train ", "ruff "))
+            or command in WALKTHROUGH)
     return kind and not_run_reason(command) is None
 
 
-README_COMMANDS = readme_commands((REPO / "README.md").read_text(encoding="utf-8"))
-RUN = [c for c in README_COMMANDS if runs_here(c)]
+#: the commands run one by one; the walkthrough's lines run together, in order
+RUN = [c for c in README_COMMANDS if runs_here(c) and c not in WALKTHROUGH]
 
 
 def test_every_readme_command_is_run_or_listed():
@@ -121,9 +139,17 @@ def test_every_readme_command_is_run_or_listed():
     # the documented ways to run the workflow are among the commands run
     assert {"snakemake --cores all", "snakemake --cores all --configfile tests/configs/realdata.yaml",
             "snakemake --workflow-profile profiles/slurm --configfile config/paper/s1-32b.yaml",
-            "s1flow plan-train --config config/paper/s1-32b.yaml"} <= set(RUN)
-    # the "Command line" section is left out: its commands read placeholder files
-    assert not any(c.startswith(("s1flow select ", "s1flow sweep ", "s1flow presets")) for c in README_COMMANDS)
+            "s1flow plan-train --config config/paper/s1-32b.yaml"} <= set(RUN) | set(WALKTHROUGH)
+    # the walkthrough shows every subcommand of `s1flow`, and the test checks each one's outcome
+    assert {c.split()[1] for c in WALKTHROUGH} == s1flow_subcommands() == set(WALKTHROUGH_CHECKS)
+
+
+def s1flow_subcommands() -> set[str]:
+    """The subcommands of the `s1flow` command line."""
+    from s1flow.cli import build_parser
+
+    actions = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return set(actions[0].choices)
 
 
 @dataclass
@@ -133,12 +159,11 @@ class Clone:
     has_data: bool
 
 
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory) -> Clone:
-    """A fresh clone of the repository (with the uncommitted edits of tracked files), ../shared beside it."""
+def make_clone(base: Path) -> Clone:
+    """A fresh clone of the repository in `base` (with the uncommitted edits of tracked files), ../shared
+    beside it."""
     if not (REPO / ".git").exists() or shutil.which("git") is None:
         pytest.skip("README commands run in a git clone of the repository; this copy is not a git checkout")
-    base = tmp_path_factory.mktemp("readme")
     root = base / "s1flow"
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(root)], check=True)
     diff = subprocess.run(["git", "-C", str(REPO), "diff", "HEAD", "--binary"], check=True,
@@ -157,6 +182,12 @@ def clone(tmp_path_factory) -> Clone:
         HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HOME=str(base / "hf"),
     )
     return Clone(root, env, data is not None)
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory) -> Clone:
+    """The clone the README's commands run in one by one."""
+    return make_clone(tmp_path_factory.mktemp("readme"))
 
 
 @dataclass
@@ -281,3 +312,145 @@ def test_readme_command_runs_as_written(clone, command):
         check(r)
     elif command.startswith("snakemake") and "--lint" not in command:
         assert r.jobs, f"`{command}` planned no job"
+
+
+# --- the "Command line" walkthrough -------------------------------------------------------------------------
+
+#: what `snakemake --cores all` builds that the walkthrough reads: the tokenizer (with the pool and the
+#: synthetic data it is trained on) by the workflow itself; the base model is added after it
+WORKFLOW_TARGETS = ("results/tokenizer/tokenizer.json", "results/synthetic/teacher.parquet")
+BASE_MODEL = "results/models/base"
+
+#: the base model as the workflow's build_model rule makes it, left untrained (its pretraining takes minutes;
+#: the walkthrough's sweep needs a model, not a good one)
+BUILD_BASE_MODEL = """
+import yaml
+from s1flow.stages.labels import run_build_model
+config = yaml.safe_load(open("config/config.yaml", encoding="utf-8"))
+spec = {k: v for k, v in config["models"]["base"].items() if k != "pretrain"}
+run_build_model("results/tokenizer", "results/models/base", spec=spec, seed=config["seed"],
+                work_dir="results/cache/models/base", log_file="logs/models/base.log")
+"""
+
+
+def build_workflow_results(clone: Clone) -> None:
+    """The parts of results/ the walkthrough reads, made by the workflow's own code in the clone."""
+    for args in ([sys.executable, "-m", "snakemake", "--cores", "2", *WORKFLOW_TARGETS],
+                 [sys.executable, "-c", BUILD_BASE_MODEL]):
+        r = subprocess.run(args, cwd=clone.root, env=clone.env, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, f"building results/ for the walkthrough failed:\n{(r.stdout + r.stderr)[-3000:]}"
+    read = sorted({a for c in WALKTHROUGH for a in shlex.split(c) if a.startswith("results/")})
+    missing = [p for p in read if not (clone.root / p).exists()]
+    assert not missing, f"the walkthrough reads {missing}, which this test does not build (WORKFLOW_TARGETS)"
+
+
+def options(command: str) -> dict[str, list[str]]:
+    """The `--option value...` pairs of a command line."""
+    found: dict[str, list[str]] = {}
+    key = None
+    for word in shlex.split(command)[2:]:
+        if word.startswith("--"):
+            key = word
+            found[key] = []
+        elif key is not None:
+            found[key].append(word)
+    return found
+
+
+def read(root: Path, path: str) -> pd.DataFrame:
+    """A table the walkthrough wrote, through the library's one reader."""
+    from s1flow.io import read_table
+
+    return read_table(root / path)
+
+
+def ngrams(question: str, n: int) -> set[tuple[str, ...]]:
+    """s1's word n-grams: the lower-cased question split on whitespace, every run of n words."""
+    words = question.lower().split()
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def check_presets(root: Path, opts: dict[str, list[str]], r: Result) -> None:
+    """"s1's 16 sources and their hub ids": one line each, a name and an owner/name id."""
+    lines = [line.split() for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 16 and all("/" in words[1] for words in lines), r.output
+
+
+def check_synthesize(root: Path, opts: dict[str, list[str]], r: Result) -> None:
+    """demo/questions.parquet, demo/teacher.parquet and demo/eval/*.parquet, none empty."""
+    out = root / opts["--out-dir"][0]
+    files = [out / "questions.parquet", out / "teacher.parquet", *sorted((out / "eval").glob("*.parquet"))]
+    assert len(files) > 2 and all(f.is_file() and len(pd.read_parquet(f)) for f in files), files
+
+
+def check_source(root: Path, opts: dict[str, list[str]], r: Result) -> None:
+    """The file's columns mapped to the pool's, one row per question, the source named --name."""
+    from s1flow.curate.pool import NORMALISED_COLUMNS
+
+    given, out = read(root, opts["--path"][0]), read(root, opts["--out"][0])
+    assert list(out.columns) == NORMALISED_COLUMNS
+    for field, column in (("--question-field", "question"), ("--solution-field", "solution"),
+                          ("--domain-field", "domain")):
+        assert out[column].tolist() == given[opts[field][0]].tolist(), column
+    assert set(out["source"]) == set(opts["--name"])
+
+
+def check_decontaminate(root: Path, opts: dict[str, list[str]], r: Result) -> None:
+    """Questions of the pool, none sharing a word n-gram with a question of an eval file, none twice."""
+    pool, out = read(root, opts["--pool"][0]), read(root, opts["--out"][0])
+    n = int(opts["--ngram"][0])
+    assert 0 < len(out) <= len(pool) and set(out["question"]) <= set(pool["question"])
+    assert out["question"].is_unique
+    evals: set[tuple[str, ...]] = set()
+    for spec in opts["--against"]:
+        path, _, field = spec.partition(":")
+        evals |= {g for q in read(root, path)[field or "question"] for g in ngrams(q, n)}
+    assert not [q for q in out["question"] if ngrams(q, n) & evals]
+
+
+def check_features(root: Path, opts: dict[str, list[str]], r: Result) -> None:
+    """One feature row per question of the pool."""
+    pool, out = read(root, opts["--pool"][0]), read(root, opts["--out"][0])
+    assert out["qhash"].is_unique and set(out["qhash"]) == set(pool["qhash"])
+
+
+def check_select(root: Path, opts: dict[str, list[str]], r: Result) -> None:
+    """At most --size questions of the feature table, one row per qhash."""
+    features, out = read(root, opts["--features"][0]), read(root, opts["--out"][0])
+    assert 0 < len(out) <= int(opts["--size"][0])
+    assert out["qhash"].is_unique and set(out["qhash"]) <= set(features["qhash"])
+
+
+def check_sweep(root: Path, opts: dict[str, list[str]], r: Result) -> None:
+    """One graded row per (question, setting, sample): every (cap, waits) pair for every question."""
+    questions, out = read(root, opts["--benchmark"][0]), read(root, opts["--out"][0])
+    settings = len(opts["--caps"][0].split(",")) * len(opts["--waits"][0].split(","))
+    assert out["setting"].nunique() == settings and out["qid"].nunique() == len(questions)
+    assert len(out) == len(questions) * settings and not out.duplicated(["qid", "setting", "sample"]).any()
+    assert out["correct"].notna().all()
+
+
+def check_walkthrough_plan_train(root: Path, opts: dict[str, list[str]], r: Result) -> None:
+    """The per-GPU memory, exit 1 with advice when it does not fit."""
+    check_plan_train(r)
+
+
+#: what each subcommand's line of the walkthrough must have written or printed, as the README says
+WALKTHROUGH_CHECKS = {
+    "presets": check_presets, "synthesize": check_synthesize, "source": check_source,
+    "decontaminate": check_decontaminate, "features": check_features, "select": check_select,
+    "sweep": check_sweep, "plan-train": check_walkthrough_plan_train,
+}
+
+
+def test_command_line_walkthrough(tmp_path_factory):
+    """The "Command line" section's lines, pasted in order at a fresh clone's root after the workflow has
+    built what they read from results/, each do what the README says."""
+    clone = make_clone(tmp_path_factory.mktemp("walkthrough"))
+    build_workflow_results(clone)
+    for command in WALKTHROUGH:
+        r = run_as_written(clone, command)
+        check = WALKTHROUGH_CHECKS[command.split()[1]]
+        if check is not check_walkthrough_plan_train:
+            assert r.returncode == 0, f"`{command}` failed at the repository root:\n{r.output[-3000:]}"
+        check(clone.root, options(command), r)
