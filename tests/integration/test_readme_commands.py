@@ -14,6 +14,7 @@ public data when that is present.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -409,9 +410,13 @@ def check_decontaminate(root: Path, opts: dict[str, list[str]], r: Result) -> No
 
 
 def check_features(root: Path, opts: dict[str, list[str]], r: Result) -> None:
-    """One feature row per question of the pool."""
+    """One feature row per question of the pool, keyed by s1's question id (sha256 of the question, 16 hex)."""
     pool, out = read(root, opts["--pool"][0]), read(root, opts["--out"][0])
-    assert out["qhash"].is_unique and set(out["qhash"]) == set(pool["qhash"])
+    ids = {hashlib.sha256(q.encode("utf-8")).hexdigest()[:16] for q in pool["question"]}
+    assert out["qhash"].is_unique and set(out["qhash"]) == ids
+    labels = read(root, opts["--labels"][0]).set_index("qhash")
+    traced = out[out["qhash"].isin(labels.index)]
+    assert len(traced) and (traced["trace"].to_numpy() == labels.loc[traced["qhash"], "trace"].to_numpy()).all()
 
 
 def check_select(root: Path, opts: dict[str, list[str]], r: Result) -> None:
