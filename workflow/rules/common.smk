@@ -3,8 +3,8 @@ import re
 import sys
 
 from s1flow.config import CONTROL_MODEL_NAMES, run_plan, teacher_dataset_set
-from s1flow.errors import S1FlowError
 from s1flow.curate.select import SUBSETS as KNOWN_SUBSETS
+from s1flow.errors import S1FlowError
 from s1flow.nano import EVAL_SET_NAMES as SYNTHETIC_EVAL_SETS
 
 # The config, validated against config/schema.yaml with its defaults filled, and everything it asks
