@@ -56,7 +56,8 @@ def schema_list_arg(key: str, cast: Callable[[str], Any] = int) -> Callable[[str
         parts = text.split(",")
         if not all(p.strip() for p in parts):
             raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
-        return tuple(_checked(key, _parsed(p, cast), item=True) for p in parts)
+        values = [_checked(key, _parsed(p, cast), item=True) for p in parts]
+        return tuple(_checked(key, values))
 
     parse.__name__ = key
     return parse
@@ -67,4 +68,6 @@ def positive_int(text: str) -> int:
     value = _number(text, int)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    if value >= 2**63:
+        raise argparse.ArgumentTypeError(f"expected an integer below 2**63, got {value}")
     return value

@@ -50,6 +50,11 @@ def _cmd_select(args: argparse.Namespace) -> None:
 
 
 def _cmd_features(args: argparse.Namespace) -> None:
+    if args.tokenizer and (args.vocab or args.merges):
+        raise ConfigError("give --tokenizer or --vocab with --merges, not both")
+    if not (args.tokenizer or args.vocab or args.merges):
+        raise ConfigError("the tokenizer that counts trace tokens: give --tokenizer DIR_OR_HUB_ID or --vocab and "
+                          "--merges")
     if args.vocab or args.merges:
         tok_cfg = {"kind": "vocab_merges", "vocab": args.vocab, "merges": args.merges}
     else:
@@ -73,6 +78,10 @@ def sweep_of_args(args: argparse.Namespace) -> ModelSweep:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> None:
+    if args.tokenizer and args.engine != "openai":
+        raise ConfigError("--tokenizer applies to --engine openai only (other engines read the model's own)")
+    if args.base_url and args.engine != "openai":
+        raise ConfigError("--base-url applies to --engine openai only")
     sweep = sweep_of_args(args)
     plan = sweep.sweep_plan(args.seed)
     options = {}
@@ -81,7 +90,9 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
     elif args.engine == "openai":
         if not args.base_url:
             raise ConfigError("--engine openai needs --base-url (the server's /v1 address)")
-        options = {"base_url": args.base_url, "api_key_env": args.api_key_env, "tokenizer": args.tokenizer}
+        options = {"base_url": args.base_url, "api_key_env": args.api_key_env}
+        if args.tokenizer:  # else the engine reads the tokenizer of --model
+            options["tokenizer"] = args.tokenizer
     elif args.engine == "vllm":
         options = {"tensor_parallel_size": args.tensor_parallel_size, "seed": args.seed}
         if args.enforce_eager:
@@ -177,13 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
     n = sub.add_parser("source", help="normalise one local question file to the pool columns")
     n.add_argument("--path", required=True)
     n.add_argument("--out", required=True)
-    n.add_argument("--name", default="local")
+    n.add_argument("--name", type=schema_arg("sources[].name", str), default="local",
+                   help="the source's name (letters, digits, '_', '.', '-')")
     n.add_argument("--format", default="auto", choices=("auto", "parquet", "jsonl", "json", "csv"))
     n.add_argument("--preset", help="map the file like this s1 source (see 's1flow presets')")
     n.add_argument("--question-field", default="question")
     n.add_argument("--solution-field")
     n.add_argument("--domain-field")
-    n.add_argument("--cot-type", default="math")
+    n.add_argument("--cot-type", type=schema_arg("sources[].cot_type", str), default="math",
+                   help="s1's cot_type of every question (math, science, coding, crossword, english, "
+                        "health science)")
     n.add_argument("--source", help="value of the 'source' column (default: --name)")
     n.add_argument("--seed", type=schema_arg("seed"), default=0)
     n.set_defaults(func=_cmd_source)

@@ -41,6 +41,8 @@ def read_table(path: str | os.PathLike, fmt: str = "auto", *, allow_empty: bool 
     what a user meant) unless `allow_empty` (a stage's own output, e.g. an empty subset).
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputFileError(f"{path}: is a directory; expected a table file ({', '.join(FORMATS)})")
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt not in FORMATS:
         raise InputFileError(f"{path}: unknown format '{fmt}'; expected one of {FORMATS}")
@@ -128,6 +130,14 @@ def require_string_column(df: pd.DataFrame, column: str, where: str, *, nullable
             )
 
 
+def require_nonblank(df: pd.DataFrame, column: str, where: str) -> None:
+    """Raise InputFileError naming the first row whose text in `column` is empty or only whitespace."""
+    blank = df[column].map(lambda v: isinstance(v, str) and not v.strip())
+    if blank.any():
+        row = int(blank.to_numpy().nonzero()[0][0])
+        raise InputFileError(f"{where}: column '{column}' is blank in row {row} (of {len(df)} rows)")
+
+
 def require_unique(df: pd.DataFrame, column: str, where: str) -> None:
     """Raise InputFileError naming the first repeated value of `column` (a table with one row per key)."""
     repeated = df[column][df[column].duplicated()]
@@ -180,6 +190,19 @@ def check_output(out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike |
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputFileError(f"{out}: cannot write here: no write permission in {parent}")
     return path
+
+
+def honour_umask(directory: str | os.PathLike) -> None:
+    """Give every file in `directory` the mode a plain ``open()`` gives under the umask.
+
+    For libraries that write private (0600) temporary files and rename them into place, as
+    safetensors does for model weights: collaborators on a shared filesystem can read the result.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in Path(directory).rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o666 & ~umask)
 
 
 def _make_parent(path: Path) -> None:

@@ -27,11 +27,22 @@ class _OneLine(logging.Formatter):
             record.exc_info, record.exc_text, record.stack_info = saved
 
 
+def _own_or_error(record: logging.LogRecord) -> bool:
+    """s1flow's messages, and other libraries' errors (not their warnings, e.g. a hub client's retries)."""
+    return record.name.split(".")[0] in ("s1flow", "root", "__main__") or record.levelno >= logging.ERROR
+
+
 def setup_logging(log_file: str | os.PathLike | None = None, level: int = logging.INFO) -> None:
-    """Log to stderr at `level` (one line per message) and, when given, to `log_file` at INFO with tracebacks."""
+    """Log to stderr at `level` (one line per message) and, when given, to `log_file` at INFO with tracebacks.
+
+    Below INFO (the command line without ``-v``), the console shows other libraries' messages only
+    from ERROR up; the log file keeps them all.
+    """
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(level)
     console.setFormatter(_OneLine(FORMAT))
+    if level > logging.INFO:
+        console.addFilter(_own_or_error)
     handlers: list[logging.Handler] = [console]
     if log_file:
         file_handler = logging.FileHandler(log_file, mode="w", encoding="utf-8")

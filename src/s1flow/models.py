@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from s1flow.errors import InputFileError
+from s1flow.errors import InputFileError, first_line
 
 # ChatML as Qwen2.5 writes it, without the default system turn.
 CHATML_TEMPLATE = (
@@ -120,4 +120,4 @@ def load_hf_tokenizer(path: str | os.PathLike):
     try:
         return AutoTokenizer.from_pretrained(str(path))
     except (OSError, ValueError) as exc:
-        raise InputFileError(f"{path}: cannot load tokenizer: {exc}") from exc
+        raise InputFileError(f"{path}: cannot load tokenizer: {first_line(exc)}") from exc

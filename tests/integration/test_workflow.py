@@ -266,6 +266,9 @@ def test_unknown_config_key_is_rejected(tmp_path):
 
 @pytest.mark.parametrize("changes, message", [
     ({"sources": [{"name": "mine", "kind": "file"}]}, "config key 'sources[mine]': kind 'file' needs 'path'"),
+    ({"sources": [{"name": "mine", "kind": "file", "path": "nowhere.jsonl"}]},
+     "config key 'sources[mine].path': 'nowhere.jsonl' not found"),
+    ({"training": {"learning_rate": float("nan")}}, "config key 'training.learning_rate': expected a finite number"),
     ({"eval_sets": [{"name": "aime", "kind": "hub"}]}, "config key 'eval_sets[aime]': kind 'hub' needs 'dataset'"),
     ({"features": {"tokenizer": {"kind": "path", "path": "nowhere"}}},
      "config key 'features.tokenizer.path': 'nowhere' is not a directory"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,20 @@ def world(tmp_path_factory) -> Path:
     (d / "config.yaml").write_text("training:\n  base_model: Qwen/Qwen2.5-7B-Instruct\n  nodes: 1\n")
     write_table(pd.DataFrame({"qhash": ["a", "b"], "text": ["x", "y"], "tokens": ["12", "many"]}), d / "sft.parquet")
     (d / "link.jsonl").symlink_to(d / "raw.jsonl")
+    for name, value in (("features_neg", -5), ("features_frac", 12.5)):
+        odd = features.copy()
+        odd["trace_tokens"] = odd["trace_tokens"].astype(float)
+        odd.loc[2, "trace_tokens"] = value
+        odd.to_parquet(d / f"{name}.parquet")
+    (d / "badmerges").mkdir()
+    (d / "badmerges" / "vocab.json").write_text('{"a": 0, "b": 1}\n')
+    (d / "badmerges" / "merges.txt").write_text("#version: 0.2\nQQQ ZZZ\n")
+    write_table(pd.DataFrame({"question": ["a real question with enough words to count here", "   "]}),
+                d / "blank.jsonl")
+    write_table(pd.DataFrame({"qhash": ["NOT-A-QHASH"], "trace": ["t"]}), d / "labels_other.parquet")
+    (d / "tab.yaml").write_text("training:\n\tepochs: 5\n")
+    (d / "dupkey.yaml").write_text("training:\n  epochs: 5\n  epochs: 6\n")
+    (d / "unclosed.yaml").write_text("training: {nodes: 1\n")
     return d
 
 
@@ -85,6 +100,11 @@ CASES = [
     ("overwrite", "source --path {w}/raw.jsonl --question-field problem --out {w}/tok/../raw.jsonl",
      "never overwritten"),
     ("invariant", "source --path {w}/raw.jsonl --question-field problem --out {out}.txt", "suffixes .parquet"),
+    ("message", "source --path {w}/raw.jsonl --question-field problem --cot-type maths --out {out}.parquet",
+     "expected one of ['math', 'science', 'coding', 'crossword', 'english', 'health science'], got 'maths'"),
+    ("message", "source --path {w}/raw.jsonl --question-field problem --name a/b --out {out}.parquet",
+     "argument --name: expected text matching"),
+    ("message", "source --path {w} --question-field problem --out {out}.parquet", "is a directory"),
     # --- decontaminate
     ("message", "decontaminate --pool {w}/src.parquet --against {w}/eval.parquet --ngram 0 --out {out}.parquet",
      "argument --ngram: expected >= 1, got 0 (the range of config key 'decontamination.ngram')"),
@@ -104,6 +124,10 @@ CASES = [
     ("overwrite", "decontaminate --pool {w}/src.parquet --against {w}/eval.parquet --out {out}.parquet "
                   "--report {w}/src.parquet", "never overwritten"),
     ("invariant", "decontaminate --pool {w}/src.parquet --against {w}/eval.parquet --out {w}", "existing directory"),
+    ("message", "decontaminate --pool {w}/blank.jsonl --against {w}/eval.parquet --out {out}.parquet",
+     "blank.jsonl: column 'question' is blank in row 1"),
+    ("message", "decontaminate --pool {w}/src.parquet --against {w}/eval.parquet "
+                "--ngram 1000000000000000000000000000000 --out {out}.parquet", "expected an integer below 2**63"),
     # --- features
     ("message", "features --pool {w}/src.parquet --vocab {w}/badvocab/vocab.json --merges {w}/badvocab/merges.txt "
                 "--out {out}.parquet", "vocab.json: expected a JSON object mapping each token"),
@@ -114,6 +138,13 @@ CASES = [
     ("invariant", "features --pool {w}/pool_dup.parquet --tokenizer {w}/tok --out {out}.parquet",
      "column 'qhash' must be unique"),
     ("invariant", "features --pool {w}/src.parquet --tokenizer {w}/tok --out {out}.csv", "writes parquet"),
+    ("message", "features --pool {w}/src.parquet --vocab {w}/badmerges/vocab.json --merges {w}/badmerges/merges.txt "
+                "--out {out}.parquet", "not a consistent byte-level BPE"),
+    ("message", "features --pool {w}/src.parquet --tokenizer {w}/tok --labels {w}/labels_other.parquet "
+                "--out {out}.parquet", "labels_other.parquet: none of its 1 qhash values is a question of the pool"),
+    ("message", "features --pool {w}/src.parquet --tokenizer {w}/tok --vocab {w}/badvocab/vocab.json "
+                "--merges {w}/badvocab/merges.txt --out {out}.parquet", "not both"),
+    ("message", "features --pool {w}/src.parquet --out {out}.parquet", "give --tokenizer"),
     # --- select
     ("invariant", "select --features {w}/features.parquet --subset random --size 0 --out {out}.parquet",
      "argument --size: expected >= 1, got 0"),
@@ -131,12 +162,23 @@ CASES = [
      "selection.benchmark.aime (--aime): '(' is not a valid regular expression"),
     ("message", "select --features {w}/features_str.parquet --subset s1k --out {out}.parquet", "trace_tokens"),
     ("message", "select --features {w}/features.parquet --subset best --out {out}.parquet", "invalid choice"),
+    ("message", "select --features {w}/features.parquet --subset s1k --uniform-fraction nan --out {out}.parquet",
+     "expected a finite number, got nan"),
+    ("invariant", "select --features {w}/features_neg.parquet --subset longest --out {out}.parquet",
+     "'trace_tokens' must hold whole token counts >= 0 (or be empty); row 2 holds -5.0"),
+    ("invariant", "select --features {w}/features_frac.parquet --subset s1k --out {out}.parquet",
+     "row 2 holds 12.5"),
+    ("message", "select --features {w} --subset s1k --out {out}.parquet", "is a directory"),
     ("overwrite", "select --features {w}/features.parquet --subset s1k --size 5 --out {w}/features.parquet",
      "never overwritten"),
     # --- synthesize
     ("message", "synthesize --out-dir {out} --pool-size 0", "expected >= 1, got 0"),
     ("message", "synthesize --out-dir {out} --duplicate-rate 0.9", "expected <= 0.5, got 0.9"),
     ("message", "synthesize --out-dir {w}/afile", "the output directory is an existing file"),
+    ("message", "synthesize --out-dir {out} --pool-size 1000000000000000000000000000000",
+     "expected an integer below 2**63"),
+    ("message", "synthesize --out-dir {out} --eval-size 1000000", "expected <= 100000, got 1000000"),
+    ("message", "synthesize --out-dir {out} --junk-rate nan", "expected a finite number, got nan"),
     # --- sweep (every argument is checked before a model loads: the model here does not exist)
     ("message", "sweep --model {w}/no-model --benchmark {w}/eval.parquet --batch-size 0 --out {out}.parquet",
      "argument --batch-size: expected an integer >= 1, got 0"),
@@ -155,6 +197,12 @@ CASES = [
     ("message", "sweep --model {w}/no-model --benchmark {w}/eval.parquet --limit 0 --out {out}.parquet",
      "expected an integer >= 1, got 0"),
     ("message", "sweep --model {w}/no-model --benchmark {w}/eval.parquet --out {out}.parquet", "no-model"),
+    ("message", "sweep --model {w}/no-model --benchmark {w}/eval.parquet --caps 8,8 --out {out}.parquet",
+     "argument --caps: expected distinct items, got [8, 8]"),
+    ("message", "sweep --model {w}/no-model --benchmark {w}/eval.parquet --temperature nan --out {out}.parquet",
+     "expected a finite number, got nan"),
+    ("message", "sweep --model {w}/no-model --benchmark {w}/eval.parquet --tokenizer {w}/tok --out {out}.parquet",
+     "--tokenizer applies to --engine openai only"),
     ("overwrite", "sweep --model {w}/no-model --benchmark {w}/eval.parquet --out {w}/eval.parquet",
      "never overwritten"),
     ("invariant", "sweep --model {w}/no-model --benchmark {w}/eval.parquet --out {out}.csv", "writes parquet"),
@@ -165,6 +213,10 @@ CASES = [
     ("message", "plan-train --config {w}/config.yaml --nodes 0", "expected >= 1, got 0"),
     ("message", "plan-train --config {w}/config.yaml --block-size 8", "expected >= 16, got 8"),
     ("message", "plan-train --config {w}/missing.yaml", "missing.yaml: config file not found"),
+    ("message", "plan-train --config {w}/config.yaml --gpu-memory-gib inf", "expected a finite number, got inf"),
+    ("message", "plan-train --config {w}/tab.yaml", "tab.yaml:2:1: not valid YAML: found character"),
+    ("message", "plan-train --config {w}/dupkey.yaml", "the key 'epochs' appears twice in one mapping"),
+    ("message", "plan-train --config {w}/unclosed.yaml", "unclosed.yaml:2:1: not valid YAML"),
     ("overwrite", "plan-train --config {w}/config.yaml --json {w}/config.yaml", "never overwritten"),
     ("invariant", "plan-train --config {w}/config.yaml --json {out}.yaml", "suffixes .json"),
 ]
@@ -239,6 +291,36 @@ def test_the_log_option_gets_the_traceback(world, tmp_path, capsys):
     assert "Traceback" in log.read_text() and "must be unique" in log.read_text()
 
 
+def test_a_corrupt_model_file_is_one_message(world, tiny_model_dir, tmp_path, capsys):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    weights = model / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    code = main(["sweep", "--model", str(model), "--benchmark", str(world / "eval.parquet"), "--caps", "8",
+                 "--out", str(tmp_path / "s.parquet")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"{model}: cannot load model" in err and not (tmp_path / "s.parquet").exists()
+
+
+def test_select_works_without_trace_lengths(world, tmp_path):
+    """A feature table made without traces (every trace_tokens empty) still selects: no question is 'long'."""
+    features = pd.read_parquet(world / "features.parquet")
+    features["trace_tokens"] = pd.array([None] * len(features), dtype="Int64")
+    features.to_parquet(tmp_path / "f.parquet")
+    for subset in ("s1k", "longest", "random"):
+        assert main(["select", "--features", str(tmp_path / "f.parquet"), "--subset", subset, "--size", "5",
+                     "--out", str(tmp_path / f"{subset}.parquet")]) == 0
+        assert len(pd.read_parquet(tmp_path / f"{subset}.parquet")) == 5
+
+
+def test_blank_questions_of_a_source_are_dropped_and_said(world, tmp_path, capsys):
+    assert main(["source", "--path", str(world / "blank.jsonl"), "--out", str(tmp_path / "s.parquet")]) == 0
+    assert pd.read_parquet(tmp_path / "s.parquet")["question"].tolist() == [
+        "a real question with enough words to count here"]
+    assert "1 blank question(s) dropped" in capsys.readouterr().err
+
+
 def test_subset_suffix_sets_its_format(world, tmp_path, capsys):
     """select, source and decontaminate write the format their --out names; features and sweep only parquet."""
     assert main(["select", "--features", str(world / "features.parquet"), "--subset", "random", "--size", "5",
@@ -269,7 +351,7 @@ def test_a_size_above_what_survives_is_stated_on_stderr_and_in_the_funnel(world,
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_outputs_honour_the_umask(tmp_path, umask, mode):
-    from s1flow.io import write_json, write_parquet, write_text
+    from s1flow.io import honour_umask, write_json, write_parquet, write_text
 
     old = os.umask(umask)
     try:
@@ -278,9 +360,12 @@ def test_outputs_honour_the_umask(tmp_path, umask, mode):
         write_table(df, tmp_path / "t.csv")
         write_json({"a": 1}, tmp_path / "t.json")
         write_text("x\n", tmp_path / "t.md")
+        (tmp_path / "weights").write_bytes(b"x")  # as safetensors leaves a model's weights: private
+        (tmp_path / "weights").chmod(0o600)
+        honour_umask(tmp_path)
     finally:
         os.umask(old)
-    for name in ("t.parquet", "t.csv", "t.json", "t.md"):
+    for name in ("t.parquet", "t.csv", "t.json", "t.md", "weights"):
         assert (tmp_path / name).stat().st_mode & 0o777 == mode, name
 
 

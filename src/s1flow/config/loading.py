@@ -10,6 +10,7 @@ section is checked, so nested defaults appear too).
 from __future__ import annotations
 
 import copy
+import math
 import os
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -38,10 +39,13 @@ def schema() -> dict:
 
 
 def schema_node(key: str) -> dict:
-    """The schema's rule for a dotted key, e.g. ``selection.uniform_fraction`` (references resolved)."""
+    """The schema's rule for a dotted key, e.g. ``selection.uniform_fraction`` (references resolved);
+    ``[]`` after a name steps into a list's items, e.g. ``sources[].name``."""
     node: Mapping[str, Any] = schema()
     for part in key.split("."):
-        node = node["properties"][part]
+        node = node["properties"][part.removesuffix("[]")]
+        if part.endswith("[]"):
+            node = node["items"]
         if "$ref" in node:
             node = {**schema()["definitions"][node["$ref"].rsplit("/", 1)[-1]], **node}
     return dict(node)
@@ -50,6 +54,24 @@ def schema_node(key: str) -> dict:
 def schema_default(key: str) -> Any:
     """The schema's default of a dotted key, e.g. ``selection.uniform_fraction``."""
     return copy.deepcopy(schema_node(key)["default"])
+
+
+#: integers a config holds fit in 64 bits (larger ones overflow every array and engine they reach)
+INT_LIMIT = 2**63
+
+
+def _check_numbers(value: Any, path: list) -> None:
+    """Raise ConfigError for a non-finite float (NaN passes every range check) or an integer beyond 64 bits."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_numbers(v, [*path, k])
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_numbers(v, [*path, i])
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config key '{_key(iter(path))}': expected a finite number, got {value!r}")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= INT_LIMIT:
+        raise ConfigError(f"config key '{_key(iter(path))}': expected an integer below 2**63, got {_short(value)}")
 
 
 def check_value(key: str, value: Any, *, item: bool = False) -> Any:
@@ -62,6 +84,10 @@ def check_value(key: str, value: Any, *, item: bool = False) -> Any:
     if item:
         node = node["items"]
     node = {k: v for k, v in node.items() if k != "default"}
+    try:
+        _check_numbers(value, [])
+    except ConfigError as exc:
+        raise ConfigError(f"{str(exc).split(': ', 1)[1]} (the range of config key '{key}')") from None
     error = jsonschema.exceptions.best_match(validators.validator_for(node)(node).iter_errors(value))
     if error is not None:
         message = _message(error).split(": ", 1)[1]
@@ -108,6 +134,7 @@ def _message(error: jsonschema.ValidationError) -> str:
         "exclusiveMinimum": lambda: f"expected > {error.validator_value}",
         "maximum": lambda: f"expected <= {error.validator_value}",
         "minItems": lambda: f"expected at least {error.validator_value} item(s)",
+        "uniqueItems": lambda: "expected distinct items",
         "required": lambda: f"missing required key(s): {error.message}",
         "pattern": lambda: f"expected text matching {error.validator_value!r}",
     }.get(error.validator)
@@ -127,11 +154,26 @@ def validated(config: Mapping[str, Any]) -> dict:
     Raises ConfigError naming the key (the most specific error the schema finds)."""
     cls = validators.validator_for(schema())
     data = copy.deepcopy(dict(config))
+    _check_numbers(data, [])
     validator = _with_defaults(cls)(schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         raise ConfigError(_message(error))
     return data
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} appears twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def read_yaml(path: str | os.PathLike) -> dict:
@@ -140,11 +182,14 @@ def read_yaml(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise InputFileError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except (OSError, UnicodeDecodeError) as exc:
         raise InputFileError(f"{path}: unreadable config file: {exc}") from exc
     except yaml.YAMLError as exc:
-        raise InputFileError(f"{path}: not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        what = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise InputFileError(f"{where}: not valid YAML: {what}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):

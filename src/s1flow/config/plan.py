@@ -19,8 +19,11 @@ from s1flow.config.settings import selection_settings
 from s1flow.config.sweeps import ConditionalSpec, ModelSweep
 from s1flow.curate.select import SUBSETS
 from s1flow.curate.sources.presets import get_preset
-from s1flow.errors import ConfigError
+from s1flow.errors import ConfigError, InputFileError
+from s1flow.io import detect_format
 from s1flow.nano import EVAL_SET_NAMES
+from s1flow.nano.tiny_model import TinyModelSpec
+from s1flow.train.settings import gradient_accumulation_steps
 
 #: the fine-tuned length-controlled models (Table 3), by the control they learn
 CONTROL_MODEL_NAMES: Mapping[str, str] = MappingProxyType({"tokens": "tokencond", "steps": "stepcond"})
@@ -203,7 +206,11 @@ def _sources_and_eval_sets(config: Mapping[str, Any]) -> tuple[tuple[Source, ...
         if s.kind == "hub" and not (s.spec.get("preset") or s.spec.get("dataset")):
             raise ConfigError(f"{where}: kind 'hub' needs 'preset' (see `s1flow presets`) or 'dataset'")
         if s.spec.get("preset"):
+            if s.kind == "synthetic":
+                raise ConfigError(f"{where}: kind 'synthetic' takes no preset (presets map hub or file sources)")
             get_preset(s.spec["preset"], where)
+        if s.kind == "file":
+            _check_table_file(f"sources[{s.name}].path", s.spec["path"], s.spec.get("format", "auto"))
     for e in eval_sets:
         where = f"config key 'eval_sets[{e.name}]'"
         if e.kind == "synthetic" and e.name not in EVAL_SET_NAMES:
@@ -211,9 +218,40 @@ def _sources_and_eval_sets(config: Mapping[str, Any]) -> tuple[tuple[Source, ...
                               f"{list(EVAL_SET_NAMES)}")
         if e.kind == "file" and not e.spec.get("path"):
             raise ConfigError(f"{where}: kind 'file' needs 'path' (the local eval file)")
+        if e.kind == "file":
+            _check_table_file(f"eval_sets[{e.name}].path", e.spec["path"])
         if e.kind == "hub" and not e.spec.get("dataset"):
             raise ConfigError(f"{where}: kind 'hub' needs 'dataset' (a Hugging Face dataset id)")
     return sources, eval_sets
+
+
+def _check_table_file(key: str, path: str, fmt: str = "auto") -> None:
+    """A local table the config names exists and has a format s1flow reads (paths relative to the working
+    directory, as the jobs read them)."""
+    if not os.path.isfile(os.path.expanduser(path)):
+        what = "is a directory" if os.path.isdir(os.path.expanduser(path)) else "not found"
+        raise ConfigError(f"config key '{key}': {path!r} {what}; expected a table file (parquet, jsonl, json or csv)")
+    if fmt == "auto":
+        try:
+            detect_format(path)
+        except InputFileError as exc:
+            raise ConfigError(f"config key '{key}': {exc}") from None
+
+
+def _check_models_and_batches(config: Mapping[str, Any]) -> None:
+    """The tiny models' shapes, and a global batch the training processes can split evenly."""
+    fields = set(TinyModelSpec.__dataclass_fields__)
+    for name, spec in (config.get("models") or {}).items():
+        TinyModelSpec(**{k: v for k, v in spec.items() if k in fields}).validate(f"config key 'models.{name}'")
+    training = config["training"]
+    if training["enabled"]:
+        world = int(training["nodes"]) * int(training["gpus_per_node"] or training["processes_per_node"])
+        try:
+            gradient_accumulation_steps(int(training["global_batch_size"]), int(training["micro_batch_size"]),
+                                        world)
+        except ConfigError as exc:
+            raise ConfigError(f"config key 'training.global_batch_size': {exc} (training.nodes x "
+                              "gpus_per_node, or processes_per_node without GPUs)") from None
 
 
 def _check_tokenizer(tokenizer: Mapping[str, Any]) -> None:
@@ -323,6 +361,13 @@ def run_plan(config: Mapping[str, Any]) -> RunPlan:
         raise ConfigError(f"config key 'report.reference': '{config['report']['reference']}' is not a row of the "
                           f"ablation table (the trained subsets and '{BASE}': {list(ablation_models)})")
     _check_tokenizer(config["features"]["tokenizer"])
+    for i, path in enumerate(config["features"]["labels"]):
+        _check_table_file(f"features.labels[{i}]", path)
+    for name, model in config["evaluation"]["models"].items():
+        if str(model).startswith(("/", ".", "~")) and not os.path.isdir(os.path.expanduser(str(model))):
+            raise ConfigError(f"config key 'evaluation.models.{name}': {model!r} is not a model directory "
+                              "(a local path must exist; a hub id has the form owner/name)")
+    _check_models_and_batches(config)
     _check_features(config, bool(answering), bool(eval_paths))
     selection_settings(config["selection"], config["seed"])
 

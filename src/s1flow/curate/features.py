@@ -169,6 +169,11 @@ def validate_features(df: pd.DataFrame, where: str) -> None:
     tokens = df["trace_tokens"]
     if not (pd.api.types.is_integer_dtype(tokens) or pd.api.types.is_float_dtype(tokens)):
         raise InputFileError(f"{where}: column 'trace_tokens' must be integer, found dtype {tokens.dtype}")
+    bad = tokens.notna() & ((tokens < 0) | (tokens != tokens.round()) | ~np.isfinite(tokens.astype(float)))
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise InputFileError(f"{where}: column 'trace_tokens' must hold whole token counts >= 0 (or be empty); "
+                             f"row {row} holds {float(tokens.iloc[row])!r}")
     for col in ["teacher_correct", "quality_ok", *(c for c in df.columns if c.startswith(CORRECT_PREFIX))]:
         if col in df.columns:
             _require_bool(df, col, where)

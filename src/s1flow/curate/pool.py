@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from s1flow.errors import InputFileError
-from s1flow.io import require_columns, require_string_column, require_unique
+from s1flow.io import require_columns, require_nonblank, require_string_column, require_unique
 
 POOL_COLUMNS = ["qhash", "question", "solution", "cot_type", "source", "metadata", "domain"]
 NORMALISED_COLUMNS = POOL_COLUMNS[1:]
@@ -119,6 +119,7 @@ def validate_normalised(df: pd.DataFrame, where: str) -> None:
     """Check a normalised source table: all columns present, questions non-null strings."""
     require_columns(df, NORMALISED_COLUMNS, where)
     require_string_column(df, "question", where)
+    require_nonblank(df, "question", where)
     for col in ("solution", "domain"):
         require_string_column(df, col, where, nullable=True)
     for col in ("cot_type", "source", "metadata"):

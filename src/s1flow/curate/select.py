@@ -81,6 +81,11 @@ class SelectionSettings:
             raise ConfigError(f"selection.size (--size): a subset holds at least 1 question, got {self.size}")
 
 
+def _tokens(df: pd.DataFrame) -> np.ndarray:
+    """``trace_tokens`` as int64, a missing length as -1 (shortest: never preselected as long, drawn last)."""
+    return pd.to_numeric(df["trace_tokens"]).fillna(-1).to_numpy(dtype=np.int64)
+
+
 def _available(df: pd.DataFrame, col: str) -> bool:
     return col in df.columns and bool(df[col].notna().any())
 
@@ -115,7 +120,7 @@ def _rng(seed: int, name: str) -> np.random.Generator:
 
 def _by_domain_longest_first(df: pd.DataFrame) -> dict[str, list[int]]:
     """Row positions of `df` per domain, longest trace first (ties keep table order)."""
-    order = np.argsort(-df["trace_tokens"].to_numpy(dtype=np.int64), kind="stable")
+    order = np.argsort(-_tokens(df), kind="stable")
     domains = df["domain"].to_numpy()[order]
     groups: dict[str, list[int]] = {}
     for pos, dom in zip(order.tolist(), domains, strict=True):
@@ -161,7 +166,7 @@ def preselect_mask(df: pd.DataFrame, bench: BenchmarkSources) -> np.ndarray:
         return np.zeros(len(df), dtype=bool)
     correct = df["teacher_correct"].astype(bool).to_numpy()
     is_bench = _matches(df, bench.aime) | _matches(df, bench.gpqa)
-    is_long = _matches(df, bench.long) & (df["trace_tokens"].to_numpy(dtype=np.int64) > bench.long_min_tokens)
+    is_long = _matches(df, bench.long) & (_tokens(df) > bench.long_min_tokens)
     return correct & (is_bench | is_long)
 
 
@@ -214,7 +219,7 @@ def select_s1k(features: pd.DataFrame, settings: SelectionSettings) -> tuple[pd.
     rng = _rng(settings.seed, "s1k")
     pre_idx = np.flatnonzero(preselect_mask(hard, settings.benchmark))
     if len(pre_idx) > settings.size:  # more benchmark-related questions than wanted: keep the longest
-        order = np.argsort(-hard["trace_tokens"].to_numpy(dtype=np.int64)[pre_idx], kind="stable")
+        order = np.argsort(-_tokens(hard)[pre_idx], kind="stable")
         pre_idx = np.sort(pre_idx[order[: settings.size]])
     # the notebook weighs domains by the pool the draws come from (after the difficulty filter)
     weights = benchmark_weights(hard, settings.benchmark)
@@ -262,7 +267,7 @@ def _select(features: pd.DataFrame, name: SubsetName, settings: SelectionSetting
     if name == "random":
         picks = rng.choice(len(base), size=size, replace=False)
     elif name == "longest":
-        picks = np.argsort(-base["trace_tokens"].to_numpy(dtype=np.int64), kind="stable")[:size]
+        picks = np.argsort(-_tokens(base), kind="stable")[:size]
     elif name == "diverse":
         groups: dict[str, list[int]] = {}
         for pos, dom in enumerate(base["domain"].astype(str)):

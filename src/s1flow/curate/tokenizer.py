@@ -22,7 +22,7 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from tqdm import tqdm
 
-from s1flow.errors import InputFileError
+from s1flow.errors import InputFileError, first_line
 from s1flow.models import CHATML_TEMPLATE
 
 QWEN_SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
@@ -44,7 +44,7 @@ def load_tokenizer(path: str | os.PathLike | None = None, *, vocab: str | None =
                 return Tokenizer.from_file(str(p / "tokenizer.json"))
             except Exception as exc:  # the tokenizers library raises a bare Exception for a bad file
                 raise InputFileError(f"{p / 'tokenizer.json'}: not a readable tokenizer file "
-                                     f"({_first_line(exc)})") from exc
+                                     f"({first_line(exc)})") from exc
         if (p / "vocab.json").is_file() and (p / "merges.txt").is_file():
             return _from_vocab_merges(p / "vocab.json", p / "merges.txt")
         raise InputFileError(f"{p}: tokenizer directory has neither tokenizer.json nor vocab.json + merges.txt")
@@ -56,13 +56,7 @@ def load_tokenizer(path: str | os.PathLike | None = None, *, vocab: str | None =
         return AutoTokenizer.from_pretrained(str(path)).backend_tokenizer
     except (OSError, ValueError) as exc:
         raise InputFileError(f"tokenizer {path!r}: not a local directory, and not a Hugging Face model id that "
-                             f"can be loaded here (offline, or no such model?): {_first_line(exc)}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (library messages can run to a page)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+                             f"can be loaded here (offline, or no such model?): {first_line(exc)}") from exc
 
 
 def _from_vocab_merges(vocab: Path, merges: Path) -> Tokenizer:
@@ -87,7 +81,10 @@ def _from_vocab_merges(vocab: Path, merges: Path) -> Tokenizer:
     if not isinstance(vocab_map, dict) or not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
                                                   for k, v in vocab_map.items()):
         raise InputFileError(f"{vocab}: expected a JSON object mapping each token to its integer id")
-    tok = Qwen2Tokenizer(vocab=vocab_map, merges=merge_list)
+    try:
+        tok = Qwen2Tokenizer(vocab=vocab_map, merges=merge_list)
+    except Exception as exc:  # the tokenizers library raises bare Exceptions for inconsistent files
+        raise InputFileError(f"{vocab} / {merges}: not a consistent byte-level BPE ({first_line(exc)})") from exc
     tok.add_special_tokens({"additional_special_tokens": list(QWEN_SPECIAL_TOKENS[1:])})
     return tok.backend_tokenizer
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import json
 import logging
 import os
 import sys
@@ -55,7 +54,7 @@ from transformers import (
 )
 
 from s1flow.engines.base import Generation, GenerationRequest, check_prompt_ids
-from s1flow.errors import InputFileError
+from s1flow.errors import InputFileError, first_line
 from s1flow.models import check_model_dir, is_local_model, load_hf_tokenizer
 
 log = logging.getLogger(__name__)
@@ -195,8 +194,8 @@ class TransformersEngine:
         try:
             self.model = AutoModelForCausalLM.from_pretrained(
                 source, dtype=self.dtype, **({"device_map": str(self.device)} if direct else {}))
-        except (OSError, ValueError, json.JSONDecodeError) as exc:
-            raise InputFileError(f"{source}: cannot load model: {exc}") from exc
+        except Exception as exc:  # a broken weights file raises the safetensors library's own error
+            raise InputFileError(f"{source}: cannot load model: {first_line(exc)}") from exc
         if not direct:
             self.model.to(self.device)
         self.model.eval()

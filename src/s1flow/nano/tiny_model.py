@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from s1flow.errors import ConfigError
+from s1flow.io import honour_umask
 from s1flow.models import CHATML_TEMPLATE, load_hf_tokenizer
 
 
@@ -87,6 +88,7 @@ def init_tiny_model(tokenizer_dir: str | os.PathLike, out_dir: str | os.PathLike
     model.save_pretrained(str(out))
     tok.save_pretrained(str(out))
     (out / "s1flow_spec.json").write_text(json.dumps({"seed": seed, **asdict(spec)}, indent=2) + "\n")
+    honour_umask(out)
     return out
 
 
@@ -150,3 +152,4 @@ def emphasise_tokens(model_dir: str | os.PathLike, tokens: list[str], *, scale: 
         model.lm_head = torch.nn.Linear(head.shape[1], head.shape[0], bias=False)
         model.lm_head.weight = torch.nn.Parameter(head)
     model.save_pretrained(str(model_dir))
+    honour_umask(model_dir)

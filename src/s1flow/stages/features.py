@@ -14,7 +14,7 @@ from typing import Any
 from s1flow.curate.features import build_features
 from s1flow.curate.pool import validate_normalised, validate_pool, with_qhash
 from s1flow.curate.tokenizer import load_tokenizer, train_bpe_tokenizer
-from s1flow.errors import ConfigError
+from s1flow.errors import ConfigError, InputFileError
 from s1flow.io import check_output, read_table, require_unique, write_parquet
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,15 @@ def run_features(pool_file: PathLike, out: PathLike, *, tokenizer_cfg: Mapping[s
     validate_pool(pool, str(pool_file))
     tokenizer = tokenizer_from_config(tokenizer_cfg, trained_tokenizer)
     labels = [(str(p), read_table(p)) for p in label_files]
+    known = set(pool["qhash"])
+    for where, table in labels:
+        if "qhash" in table.columns:
+            matched = int(table["qhash"].isin(known).sum())
+            if matched == 0 and len(table):
+                raise InputFileError(f"{where}: none of its {len(table)} qhash values is a question of the pool "
+                                     f"{pool_file}; are these labels of another pool? (qhash: sha256 of the "
+                                     "question, 16 hex digits)")
+            log.info("%s: labels for %d of %d pool questions", where, matched, len(pool))
     features = build_features(pool, tokenizer, labels=labels, aliases=aliases, trace_fallback=trace_fallback,
                               domain_fallback=domain_fallback, progress=True)
     require_unique(features, "qhash", str(out))

@@ -24,6 +24,7 @@ from s1flow.io import (
     FORMATS,
     check_output,
     read_table,
+    require_nonblank,
     require_string_column,
     require_unique,
     write_json,
@@ -125,6 +126,7 @@ def run_decontaminate(pool_file: PathLike, against: Sequence[str], out: PathLike
         check_output(report_file, inputs=[*inputs, out], formats=("json",))
     df = read_table(pool_file)
     require_string_column(df, "question", str(pool_file))
+    require_nonblank(df, "question", str(pool_file))
     evals: dict[str, list[str]] = {}
     for spec in against:
         path, field = parse_against(spec)

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from s1flow.errors import ConfigError, InputFileError, MissingDependencyError
-from s1flow.io import read_table, require_string_column, write_json
+from s1flow.io import honour_umask, read_table, require_string_column, write_json
 from s1flow.models import CHATML_TEMPLATE, check_model_dir, load_hf_tokenizer
 from s1flow.train.deepspeed_config import deepspeed_config
 from s1flow.train.loss import sft_trainer_class
@@ -424,6 +424,7 @@ def train_sft(sft_file: str | os.PathLike, base_model: str | os.PathLike, out_di
     if args.process_index == 0:
         tokenizer.save_pretrained(str(out_dir))
         write_json(metrics, out_dir / METRICS_FILE)
+        honour_umask(out_dir)
     if world > 1:
         import torch.distributed as dist
 

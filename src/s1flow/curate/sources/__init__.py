@@ -19,6 +19,7 @@ AIME_1983_2024).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from s1flow.curate.pool import NORMALISED_COLUMNS, normalise_records, validate_n
 from s1flow.curate.sources import presets
 from s1flow.errors import ConfigError
 from s1flow.io import read_table
+
+log = logging.getLogger(__name__)
 
 LoadDataset = Callable[..., Any]
 
@@ -103,6 +106,11 @@ def load_source(
         where = str(path)
     else:
         raise ConfigError(f"{where}: unknown kind {kind!r}; expected 'hub', 'file' or 'synthetic'")
+    blank = out["question"].map(lambda q: isinstance(q, str) and not q.strip())
+    if blank.any():
+        log.warning("%s: %d blank question(s) dropped (first at row %d)", where, int(blank.sum()),
+                    int(blank.to_numpy().nonzero()[0][0]))
+        out = out[~blank]
     limit = spec.get("limit")
     if limit is not None:
         out = out.head(int(limit))
