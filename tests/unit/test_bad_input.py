@@ -321,6 +321,20 @@ def test_blank_questions_of_a_source_are_dropped_and_said(world, tmp_path, capsy
     assert "1 blank question(s) dropped" in capsys.readouterr().err
 
 
+def test_a_csv_label_table_is_read_like_parquet(world, tmp_path):
+    """CSV holds booleans as the text True / False: a label table written as CSV labels like its parquet twin."""
+    features = pd.read_parquet(world / "features.parquet")
+    labels = pd.DataFrame({"qhash": features["qhash"][:3], "teacher_correct": [True, False, None]})
+    for suffix in ("csv", "parquet"):
+        write_table(labels, tmp_path / f"labels.{suffix}")
+        assert main(["features", "--pool", str(world / "src.parquet"), "--tokenizer", str(world / "tok"),
+                     "--labels", str(tmp_path / f"labels.{suffix}"),
+                     "--out", str(tmp_path / f"f_{suffix}.parquet")]) == 0
+    via_csv, via_parquet = (pd.read_parquet(tmp_path / f"f_{s}.parquet") for s in ("csv", "parquet"))
+    pd.testing.assert_frame_equal(via_csv, via_parquet)
+    assert via_csv["teacher_correct"][:2].tolist() == [True, False]
+
+
 def test_subset_suffix_sets_its_format(world, tmp_path, capsys):
     """select, source and decontaminate write the format their --out names; features and sweep only parquet."""
     assert main(["select", "--features", str(world / "features.parquet"), "--subset", "random", "--size", "5",

@@ -142,6 +142,7 @@ def test_training_disabled_evaluates_only_the_named_models():
      "config key 'evaluation.models.mine': '/nonexistent/model' is not a model directory"),
     ({"training": {"global_batch_size": 2, "micro_batch_size": 8}},
      "config key 'training.global_batch_size': training.global_batch_size 2 is not a multiple of micro_batch_size"),
+    ({"difficulty": {"models": ["qwen7b"]}}, "config key 'difficulty.models': 'qwen7b' has no model"),
     ({"models": {"base": {"hidden_size": 100, "num_heads": 2}}},
      "config key 'models.base': head_dim = hidden_size / num_heads must be 64"),
 ])

@@ -181,6 +181,11 @@ def _check_features(config: Mapping[str, Any], answering: bool, evaluating: bool
     if uses_judge and not _endpoint_set(config.get("judge")):
         raise ConfigError("config key 'judge': grading or classifying by 'judge' needs the judge endpoint "
                           "(base_url and model)")
+    from_labels = [m for m in config["difficulty"]["models"] if isinstance(m, str) or "model" not in m]
+    if from_labels and not features["labels"]:
+        alias = from_labels[0] if isinstance(from_labels[0], str) else from_labels[0]["alias"]
+        raise ConfigError(f"config key 'difficulty.models': '{alias}' has no model, so its correct_{alias} column "
+                          "comes from features.labels, which is empty (give the model, or the label table)")
     if config.get("models") and features["tokenizer"]["kind"] not in ("train", "path", "hub"):
         raise ConfigError("config key 'models': tiny models need a tokenizer directory (features.tokenizer kind "
                           "'train', 'path' or 'hub')")

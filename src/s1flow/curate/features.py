@@ -49,12 +49,14 @@ def validate_labels(df: pd.DataFrame, where: str) -> pd.DataFrame:
     """
     require_string_column(df, "qhash", where)
     require_unique(df, "qhash", where)
+    df = df.copy()
     for col in df.columns:
         if col == "qhash":
             continue
         if col in LABEL_TEXT_COLUMNS:
             require_string_column(df, col, where, nullable=True)
         elif col == "teacher_correct" or col.startswith(CORRECT_PREFIX):
+            df[col] = _text_booleans(df[col])  # a CSV table holds the text True / False
             _require_bool(df, col, where)
         else:
             raise InputFileError(
@@ -62,6 +64,12 @@ def validate_labels(df: pd.DataFrame, where: str) -> pd.DataFrame:
                 f"{list(LABEL_TEXT_COLUMNS)}, teacher_correct, correct_<alias>"
             )
     return df.set_index("qhash")
+
+
+def _text_booleans(values: pd.Series) -> pd.Series:
+    """'True' / 'False' (any case) as booleans, as a CSV file holds them; other values unchanged."""
+    words = {"true": True, "false": False}
+    return values.map(lambda v: words.get(v.strip().lower(), v) if isinstance(v, str) else v).astype(object)
 
 
 def _require_bool(df: pd.DataFrame, col: str, where: str) -> None:
