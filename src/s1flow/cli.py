@@ -16,7 +16,7 @@ from s1flow.config.loading import schema_default
 from s1flow.config.settings import selection_settings
 from s1flow.curate.select import SUBSETS
 from s1flow.curate.sources.presets import PRESETS
-from s1flow.errors import ConfigError, S1FlowError
+from s1flow.errors import ConfigError, S1FlowError, first_line
 from s1flow.generate.budget import COMPAT_MODES
 from s1flow.generate.evalsets import CHOICE_SHUFFLES, PROMPT_STYLES
 from s1flow.generate.grading import GRADED_TEXTS, summarise
@@ -332,8 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last resort: still one message, the traceback to a file
         log.info("unexpected error", exc_info=True)
         trace = args.log or _traceback_file(args.command)
-        print(f"{where}: unexpected {type(exc).__name__}: {exc} (an s1flow bug or an input it does not check; "
-              f"traceback in {trace})", file=sys.stderr)
+        print(f"{where}: unexpected {type(exc).__name__}: {first_line(exc)} (an s1flow bug or an input it "
+              f"does not check; traceback in {trace})", file=sys.stderr)
         return 2
     return 0
 
