@@ -23,11 +23,16 @@ from s1flow.errors import InputFileError
 FORMATS = ("parquet", "jsonl", "json", "csv")
 
 
+def _suffix_format(path: str | os.PathLike) -> str:
+    """The format a suffix names (``.pq`` is parquet, ``.ndjson`` jsonl), whether or not s1flow reads it."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    return {"pq": "parquet", "ndjson": "jsonl"}.get(suffix, suffix)
+
+
 def detect_format(path: str | os.PathLike) -> str:
     """Return the table format of `path` from its suffix (parquet, jsonl, json or csv)."""
+    fmt = _suffix_format(path)
     suffix = Path(path).suffix.lower().lstrip(".")
-    aliases = {"pq": "parquet", "ndjson": "jsonl"}
-    fmt = aliases.get(suffix, suffix)
     if fmt not in FORMATS:
         raise InputFileError(f"{path}: cannot tell the table format from suffix '.{suffix}'; expected one of {FORMATS}")
     return fmt
@@ -179,13 +184,10 @@ def check_output(out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike |
             raise InputFileError(f"{out}: the output directory is an existing file")
     elif path.is_dir():
         raise InputFileError(f"{out}: the output path is an existing directory; give a file name")
-    elif formats is not None:
-        fmt = Path(out).suffix.lower().lstrip(".")
-        fmt = {"pq": "parquet", "ndjson": "jsonl"}.get(fmt, fmt)
-        if fmt not in formats:
-            suffixes = ", ".join(f".{f}" for f in formats)
-            raise InputFileError(f"{out}: this command writes {' or '.join(formats)}; give the output one of the "
-                                 f"suffixes {suffixes}")
+    elif formats is not None and _suffix_format(out) not in formats:
+        suffixes = ", ".join(f".{f}" for f in formats)
+        raise InputFileError(f"{out}: this command writes {' or '.join(formats)}; give the output one of the "
+                             f"suffixes {suffixes}")
     parent = path if directory and path.is_dir() else _ancestor_dir(path)
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputFileError(f"{out}: cannot write here: no write permission in {parent}")

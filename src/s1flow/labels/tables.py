@@ -34,6 +34,7 @@ from s1flow.engines.base import Engine, GenerationRequest
 from s1flow.errors import ConfigError
 from s1flow.generate.budget import request_seed
 from s1flow.generate.grading import extract_answer, is_correct
+from s1flow.io import atomic_path
 from s1flow.judges import (
     REPLY_PARSING,
     domain_messages,
@@ -140,12 +141,10 @@ class JsonlCache:
                 os.fsync(fh.fileno())
 
     def _write_stamp(self) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
+        with atomic_path(self.path) as tmp, tmp.open("w", encoding="utf-8") as fh:
             fh.write(self.stamp + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
 
     def __contains__(self, key: str) -> bool:
         return key in self.data
