@@ -27,7 +27,7 @@ from s1flow.report.methods import (
 def row(qid, setting, budget, tokens, correct, *, sample=0, extracted=None, thinking="t"):
     extracted = extracted if extracted is not None else ("1" if correct else "2")
     return setting_row(setting, qid=qid, budget=budget, sample=sample, thinking=thinking, answer="a",
-                       thinking_tokens=tokens, finish="stop", extracted=extracted, correct=correct)
+                       thinking_tokens=tokens, answer_tokens=4, finish="stop", extracted=extracted, correct=correct)
 
 
 def frame(rows) -> pd.DataFrame:

@@ -60,7 +60,8 @@ def test_sweep_command_writes_samples(talky_model, tmp_path):
     df = pd.read_parquet(out)
     assert list(df.columns) == ["qid", "setting", "method", "cap", "budget", "num_wait", "min_thinking", "condition",
                                 "stated_budget", "length_class", "forced", "samples_per_question", "sample",
-                                "thinking", "answer", "thinking_tokens", "finish", "extracted", "correct"]
+                                "thinking", "answer", "thinking_tokens", "answer_tokens", "finish", "extracted",
+                                "correct"]
     assert len(df) == 5 * 4
     assert set(df["setting"]) == {"cap=8", "cap=8,wait=1", "cap=16", "cap=16,wait=1"}
     assert set(zip(df["budget"], df["num_wait"], strict=True)) == {(8, 0), (8, 1), (16, 0), (16, 1)}
@@ -70,6 +71,8 @@ def test_sweep_command_writes_samples(talky_model, tmp_path):
     assert (df["samples_per_question"] == 1).all() and df["stated_budget"].isna().all()
     assert set(df["condition"]) == {""} and set(df["length_class"]) == {""}
     assert (df["thinking_tokens"] <= df["budget"]).all()
+    # the answer phase's generated tokens: at most --answer-max-tokens (the forced "Final Answer:" is not generated)
+    assert df["answer_tokens"].between(0, 4).all() and (df["answer_tokens"] > 0).any()
     assert set(df["finish"]) <= {"stop", "cap"}
     # a second run reuses the cached chunks and writes the same table
     out2 = tmp_path / "again.parquet"

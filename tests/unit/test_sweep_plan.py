@@ -88,7 +88,7 @@ def test_params_round_trip():
 
 def test_read_samples_checks_the_columns(tmp_path):
     rows = [{"qid": "q1", "setting": "cap=8", **Forced(cap=8).columns(), "budget": 8, "num_wait": 0,
-             "samples_per_question": 1, "sample": 0, "thinking": "t", "answer": "a", "thinking_tokens": 8,
+             "samples_per_question": 1, "sample": 0, "thinking": "t", "answer": "a", "thinking_tokens": 8, "answer_tokens": 3,
              "finish": "cap", "extracted": "1", "correct": True}]
     samples_frame(rows).to_parquet(tmp_path / "ok.parquet")
     assert list(read_samples(tmp_path / "ok.parquet").columns) == SAMPLE_COLUMNS
@@ -97,7 +97,7 @@ def test_read_samples_checks_the_columns(tmp_path):
         read_samples(tmp_path / "bad.parquet")
     # a table from before the setting columns existed: an error that says to rerun the sweep
     pd.DataFrame(rows).drop(columns=["method", "cap"]).to_parquet(tmp_path / "old.parquet")
-    with pytest.raises(InputFileError, match=r"old\.parquet: no setting columns \['method', 'cap'\].*rerun"):
+    with pytest.raises(InputFileError, match=r"old\.parquet: no columns \['method', 'cap'\].*rerun"):
         read_samples(tmp_path / "old.parquet")
 
 

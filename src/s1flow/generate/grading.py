@@ -40,7 +40,7 @@ MC_LETTERS = "ABCD"
 #: sample and its grading
 SAMPLE_COLUMNS = ["qid", "setting", "method", "cap", "budget", "num_wait", "min_thinking", "condition",
                   "stated_budget", "length_class", "forced", "samples_per_question", "sample", "thinking", "answer",
-                  "thinking_tokens", "finish", "extracted", "correct"]
+                  "thinking_tokens", "answer_tokens", "finish", "extracted", "correct"]
 SUMMARY_COLUMNS = ["setting", "budget", "num_wait", "n_questions", "n_samples", "accuracy", "mean_thinking_tokens",
                    "cap_share"]
 PER_QUESTION_COLUMNS = ["setting", "qid", "correct"]

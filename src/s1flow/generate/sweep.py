@@ -175,6 +175,7 @@ def grade_rows(rows: Sequence[SampleResult], benchmark: Benchmark, *, judge=None
         records.append({"qid": r.qid, "setting": r.setting, "budget": r.budget, "num_wait": r.num_wait, **r.columns,
                         "samples_per_question": per_question[r.qid, r.setting], "sample": r.sample,
                         "thinking": r.thinking, "answer": r.answer, "thinking_tokens": r.thinking_tokens,
+                        "answer_tokens": len(r.answer_ids),
                         "finish": r.finish, "extracted": extracted, "correct": bool(correct)})
     return samples_frame(records)
 
@@ -183,7 +184,7 @@ def grade_rows(rows: Sequence[SampleResult], benchmark: Benchmark, *, judge=None
 SAMPLE_DTYPES = {"qid": str, "setting": str, "method": str, "cap": "Int64", "budget": "Int64", "num_wait": "int64",
                  "min_thinking": "int64", "condition": str, "stated_budget": "Int64", "length_class": str,
                  "forced": bool, "samples_per_question": "int64", "sample": "int64", "thinking_tokens": "int64",
-                 "finish": str, "correct": bool}
+                 "answer_tokens": "int64", "finish": str, "correct": bool}
 
 
 def samples_frame(records: list[dict] | pd.DataFrame) -> pd.DataFrame:
@@ -193,9 +194,9 @@ def samples_frame(records: list[dict] | pd.DataFrame) -> pd.DataFrame:
 
 def validate_samples(df: pd.DataFrame, where: str) -> None:
     """Check a samples table has the documented columns and values."""
-    missing = [c for c in SETTING_COLUMNS if c not in df.columns]
+    missing = [c for c in [*SETTING_COLUMNS, "answer_tokens"] if c not in df.columns]
     if missing and "setting" in df.columns:
-        raise InputFileError(f"{where}: no setting columns {missing}; the table was written before samples.parquet "
+        raise InputFileError(f"{where}: no columns {missing}; the table was written before samples.parquet "
                              "recorded them (docs/file-formats.md): rerun its sweep")
     require_columns(df, SAMPLE_COLUMNS, where)
     bad = sorted(set(df["finish"]) - {"stop", "cap"})
@@ -239,6 +240,8 @@ def run_benchmark_sweep(forcer: BudgetForcer, benchmark: Benchmark, plan: SweepP
     frames = []
     for k, chunk in enumerate(tqdm(chunks, desc=f"sweep {benchmark.name}", unit="chunk", disable=not progress)):
         cached = cache.load(k) if cache else None
+        if cached is not None and list(cached.columns) != SAMPLE_COLUMNS:
+            cached = None  # a chunk stored before samples.parquet had its present columns
         if cached is not None:
             frames.append(cached)
             continue
