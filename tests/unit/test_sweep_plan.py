@@ -88,8 +88,8 @@ def test_params_round_trip():
 
 def test_read_samples_checks_the_columns(tmp_path):
     rows = [{"qid": "q1", "setting": "cap=8", **Forced(cap=8).columns(), "budget": 8, "num_wait": 0,
-             "samples_per_question": 1, "sample": 0, "thinking": "t", "answer": "a", "thinking_tokens": 8, "answer_tokens": 3,
-             "finish": "cap", "extracted": "1", "correct": True}]
+             "samples_per_question": 1, "sample": 0, "thinking": "t", "answer": "a", "thinking_tokens": 8,
+             "answer_tokens": 3, "finish": "cap", "extracted": "1", "correct": True}]
     samples_frame(rows).to_parquet(tmp_path / "ok.parquet")
     assert list(read_samples(tmp_path / "ok.parquet").columns) == SAMPLE_COLUMNS
     pd.DataFrame(rows).drop(columns=["correct"]).to_parquet(tmp_path / "bad.parquet")
