@@ -16,6 +16,7 @@ from s1flow.config.loading import schema_default
 from s1flow.config.settings import selection_settings
 from s1flow.curate.select import SUBSETS
 from s1flow.curate.sources.presets import PRESETS
+from s1flow.determinism import use_deterministic
 from s1flow.errors import ConfigError, S1FlowError, first_line
 from s1flow.generate.budget import COMPAT_MODES
 from s1flow.generate.evalsets import CHOICE_SHUFFLES, PROMPT_STYLES
@@ -87,6 +88,7 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
     options = {}
     if args.engine in ("transformers",):
         options = {"batch_size": args.batch_size}
+        use_deterministic(True)
     elif args.engine == "openai":
         if not args.base_url:
             raise ConfigError("--engine openai needs --base-url (the server's /v1 address)")

@@ -55,6 +55,34 @@ def test_default_config_plan():
     assert plan.sampling_tables() == [("base", "synth_steps"), ("base", "synth_mc")]
 
 
+def test_training_seeds_make_replicates_of_every_fine_tuned_model():
+    plan = run_plan(with_changes(training={"seeds": [7, 3, 11]}))
+    assert plan.train_seeds == (7, 3, 11)
+    # the first seed keeps the model's name and path; the others are <model>-seed<N>
+    assert plan.replicate("s1k") == ("s1k", 7) and plan.replicate("s1k-seed11") == ("s1k", 11)
+    assert plan.replicate("base") == ("base", None)
+    assert len(plan.trained_replicates) == 7 * 3
+    assert plan.eval_model_paths["tokencond-seed3"] == "results/models/sft/tokencond-seed3"
+    assert plan.sweep("random-seed3") == plan.sweep("random")
+    assert plan.with_replicates([("s1k", "synth_mc"), ("base", "synth_mc")]) == [
+        ("s1k", "s1k", "synth_mc", 7), ("s1k-seed3", "s1k", "synth_mc", 3), ("s1k-seed11", "s1k", "synth_mc", 11),
+        ("base", "base", "synth_mc", None)]
+    # no seeds: one model per subset, trained with the top-level seed
+    plan = run_plan(with_changes(seed=5))
+    assert plan.train_seeds == (5,) and plan.replicate("full") == ("full", 5)
+    assert plan.trained_replicates == plan.trained_models
+
+
+def test_training_seeds_are_checked():
+    with pytest.raises(ConfigError, match=r"training\.seeds.*unique|training\.seeds.*duplicate|seeds"):
+        run_plan(with_changes(training={"seeds": [1, 1]}))
+    with pytest.raises(ConfigError, match=r"training\.seeds\[0\]"):
+        run_plan(with_changes(training={"seeds": [-1]}))
+    taken = with_changes(training={"seeds": [1, 2]}, evaluation={"models": {"s1k-seed2": "org/other"}})
+    with pytest.raises(ConfigError, match="replicate name 's1k-seed2' is taken"):
+        run_plan(taken)
+
+
 def test_each_models_sweep_in_the_default_config():
     plan = load_plan(REPO / "config" / "config.yaml")
     # s1k: caps 32..256 x waits 0/1, rejection sampling at 128, the class prompts at the limit

@@ -52,7 +52,8 @@ CONDITIONAL = config["conditional"]
 # every fine-tuned model (the subsets, then the length-controlled models) and every evaluated model
 CONTROL_NAMES = list(CONTROL_MODEL_NAMES.values())
 CONTROL_MODELS = dict(PLAN.control_models)
-TRAINED_MODELS = list(PLAN.trained_models)
+# every fine-tuned model directory: each trained model once per training seed (training.seeds)
+TRAINED_MODELS = list(PLAN.trained_replicates)
 EVAL_MODELS = PLAN.eval_model_paths
 SCALING_MODELS = list(PLAN.scaling_models)
 PARALLEL_MODELS = list(PLAN.parallel_models)
@@ -74,7 +75,7 @@ def _alternatives(names):
 wildcard_constraints:
     source=_alternatives(SOURCES),
     evalset=_alternatives(EVAL_SETS),
-    subset=_alternatives(SUBSET_NAMES + CONTROL_NAMES),
+    subset=_alternatives(list(dict.fromkeys(SUBSET_NAMES + CONTROL_NAMES + TRAINED_MODELS))),
     control_model=_alternatives(CONTROL_NAMES),
     alias=_alternatives(ANSWERING_MODELS),
     model=_alternatives(TINY_MODELS),
@@ -271,7 +272,20 @@ def training_base_model():
 
 
 def train_inputs(wildcards):
-    return {"sft": f"results/sft/{wildcards.subset}.parquet", "model": model_files(training_base_model())}
+    """A replicate (a training seed after the first) learns from its model's SFT table."""
+    model, _ = PLAN.replicate(wildcards.subset)
+    return {"sft": f"results/sft/{model}.parquet", "model": model_files(training_base_model())}
+
+
+def train_seed(wildcards):
+    """The training seed of a fine-tuned model directory (training.seeds; the top-level seed by default)."""
+    return PLAN.replicate(wildcards.subset)[1]
+
+
+def training_params():
+    """The training section as the train rule's params, without the seed list: adding a seed trains only
+    the new replicates."""
+    return {k: v for k, v in config["training"].items() if k != "seeds"}
 
 
 def sft_data_inputs(wildcards):
@@ -371,25 +385,35 @@ def model_evaluation(wildcards):
     return PLAN.sweep(wildcards.evalmodel).to_params()
 
 
+def report_tables(pairs):
+    """A report rule's tables: [model, eval set, training seed] per replicate (seed None for a model not
+    fine-tuned here), in the order of its samples files (report_samples)."""
+    return [[model, evalset, seed] for _, model, evalset, seed in PLAN.with_replicates(pairs)]
+
+
+def report_samples(pairs):
+    return [samples_file(name, evalset) for name, _, evalset, _ in PLAN.with_replicates(pairs)]
+
+
 def ablation_tables():
-    return PLAN.ablation_tables()
+    return report_tables(PLAN.ablation_tables())
 
 
 def method_tables():
-    return PLAN.method_tables()
+    return report_tables(PLAN.method_tables())
 
 
 def sampling_tables():
-    return PLAN.sampling_tables()
+    return report_tables(PLAN.sampling_tables())
 
 
 def sampling_samples(wildcards):
-    return [samples_file(m, e) for m, e in sampling_tables()]
+    return report_samples(PLAN.sampling_tables())
 
 
 def ablation_samples(wildcards):
-    return [samples_file(m, e) for m, e in ablation_tables()]
+    return report_samples(PLAN.ablation_tables())
 
 
 def method_samples(wildcards):
-    return [samples_file(m, e) for m, e in method_tables()]
+    return report_samples(PLAN.method_tables())

@@ -50,8 +50,8 @@ rule train:
         weights=model_output("results/models/sft/{subset}/model.safetensors"),
     params:
         base_model=training_base_model(),
-        training=config["training"],
-        seed=config["seed"],
+        training=training_params(),
+        seed=train_seed,
         checkpoints=train_checkpoint_dir,
     log:
         main="logs/train/{subset}.log",

@@ -7,7 +7,7 @@ def main(sm):
     with stage_errors():
         run_sweep(sm.params.model, sm.params.benchmark, sm.output.samples, evaluation=sm.params.evaluation,
                   generation=sm.params.generation, seed=sm.params.seed, cache_dir=sm.params.cache,
-                  name=sm.wildcards.evalset, judge=sm.params.judge)
+                  name=sm.wildcards.evalset, judge=sm.params.judge, threads=sm.threads)
 
 
 if "snakemake" in globals():

@@ -89,6 +89,10 @@ class RunPlan:
     answering_models: Mapping[str, Mapping[str, Any]]
     difficulty_aliases: tuple[str, ...]
     sweeps: Mapping[str, ModelSweep] = field(repr=False)
+    #: the training seeds: every fine-tuned model is trained once per seed
+    train_seeds: tuple[int, ...] = (0,)
+    #: every fine-tuned replicate's name -> (its model, its training seed); the first seed's keeps the model's name
+    replicates: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
     @property
     def swept_eval_sets(self) -> tuple[str, ...]:
@@ -104,8 +108,30 @@ class RunPlan:
         return self.trained_subsets + tuple(self.control_models)
 
     @property
+    def trained_replicates(self) -> tuple[str, ...]:
+        """Every fine-tuned model directory's name: each trained model once per training seed."""
+        return tuple(self.replicates)
+
+    @property
     def eval_model_paths(self) -> dict[str, str]:
-        return {m.name: m.path for m in self.eval_models}
+        """Every swept model (the fine-tuned replicates included) -> its path."""
+        paths = {m.name: m.path for m in self.eval_models}
+        for name, (model, _) in self.replicates.items():
+            if name != model:
+                paths[name] = f"results/models/sft/{name}"
+        return paths
+
+    def replicate(self, name: str) -> tuple[str, int | None]:
+        """(model, training seed) of a swept model's name; the seed is None for a model not fine-tuned here."""
+        return self.replicates.get(name, (name, None))
+
+    def with_replicates(self, tables: list[tuple[str, str]]) -> list[tuple[str, str, str, int | None]]:
+        """(swept model name, model, eval set, training seed) of every replicate of each (model, eval set)."""
+        out = []
+        for model, evalset in tables:
+            names = [n for n, (m, _) in self.replicates.items() if m == model] or [model]
+            out += [(n, model, evalset, self.replicate(n)[1]) for n in names]
+        return out
 
     def source(self, name: str) -> Source:
         return next(s for s in self.sources if s.name == name)
@@ -116,7 +142,7 @@ class RunPlan:
     def sweep(self, model: str) -> ModelSweep:
         """The settings `model` runs on every swept eval set."""
         try:
-            return self.sweeps[model]
+            return self.sweeps[self.replicate(model)[0]]
         except KeyError:
             raise ConfigError(f"'{model}' is not an evaluated model ({list(self.sweeps)})") from None
 
@@ -138,6 +164,11 @@ class RunPlan:
         else:
             models = self.parallel_models if evaluation["majority_samples"] > 1 else ()
         return [(m, e) for m in models for e in self.swept_eval_sets]
+
+
+def replicate_name(model: str, seed: int) -> str:
+    """The name of `model` fine-tuned with training seed `seed` (a seed after the first of training.seeds)."""
+    return f"{model}-seed{seed}"
 
 
 def _unique(values: Any) -> tuple:
@@ -384,13 +415,22 @@ def run_plan(config: Mapping[str, Any]) -> RunPlan:
             evaluation, role=role, parallel=name in parallel,
             conditional=_conditional_specs(config, name, controls.get(name), class_models))
     trained = set(trained_subsets) | set(controls)
+    train_seeds = tuple(training["seeds"]) or (int(config["seed"]),)
+    replicates: dict[str, tuple[str, int]] = {}
+    for model in trained_subsets + tuple(controls):
+        for k, train_seed in enumerate(train_seeds):
+            name = model if k == 0 else replicate_name(model, train_seed)
+            if name in eval_paths and k:
+                raise ConfigError(f"config key 'training.seeds': the replicate name '{name}' is taken by an "
+                                  "evaluated model; rename that model")
+            replicates[name] = (model, int(train_seed))
     return RunPlan(
         config=MappingProxyType(config), sources=sources, eval_sets=eval_sets, subsets=subsets,
         trained_subsets=trained_subsets, control_models=MappingProxyType(controls),
         eval_models=tuple(EvalModel(n, p, n in trained) for n, p in eval_paths.items()),
         scaling_models=scaling, parallel_models=parallel, open_models=open_, class_models=class_models,
         ablation_models=ablation_models, answering_models=MappingProxyType(answering), difficulty_aliases=aliases,
-        sweeps=MappingProxyType(sweeps))
+        sweeps=MappingProxyType(sweeps), train_seeds=train_seeds, replicates=MappingProxyType(replicates))
 
 
 def load_plan(path: str | os.PathLike) -> RunPlan:

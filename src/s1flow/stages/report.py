@@ -24,7 +24,7 @@ Tables = Sequence[tuple[str, str]]
 
 def read_tables(tables: Tables, files: Sequence[PathLike]) -> dict[tuple[str, str], pd.DataFrame]:
     """(model, eval set) -> its samples table, checked (an error names the file)."""
-    return {(str(m), str(e)): read_samples(path) for (m, e), path in zip(tables, files, strict=True)}
+    return {(str(t[0]), str(t[1])): read_samples(path) for t, path in zip(tables, files, strict=True)}
 
 
 def run_ablation(tables: Tables, files: Sequence[PathLike], *, evaluation: Mapping[str, Any],

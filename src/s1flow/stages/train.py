@@ -33,7 +33,8 @@ PathLike = str | os.PathLike
 
 #: ``training`` keys that are about where and how to launch, not hyperparameters
 LAUNCH_KEYS = ("enabled", "base_model", "subsets", "gpus_per_node", "processes_per_node", "nodes", "gpu_memory_gib",
-               "deepspeed", "timeout_minutes", "mem_mb", "runtime_minutes", "offload_optimizer", "protect_models")
+               "deepspeed", "timeout_minutes", "mem_mb", "runtime_minutes", "offload_optimizer", "protect_models",
+               "seeds")
 
 
 def split_training_config(cfg: Mapping[str, Any] | None) -> tuple[dict, TrainSettings]:

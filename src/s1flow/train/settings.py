@@ -41,6 +41,7 @@ class TrainSettings:
     seed: int = 42
     group_by_length: bool = False  # batch examples of similar length (less padding at micro batch > 1)
     loss_normalization: str = "sequence"  # s1's per-sequence mean, or "token" (s1flow.train.loss)
+    deterministic: bool = True  # deterministic kernels (s1flow.determinism)
 
     def __post_init__(self) -> None:
         if self.global_batch_size < 1 or self.micro_batch_size < 1:

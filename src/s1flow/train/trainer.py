@@ -47,6 +47,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from s1flow.determinism import use_deterministic
 from s1flow.errors import ConfigError, InputFileError, MissingDependencyError
 from s1flow.io import honour_umask, read_table, require_string_column, write_json
 from s1flow.models import CHATML_TEMPLATE, check_model_dir, load_hf_tokenizer
@@ -291,6 +292,7 @@ def train_sft(sft_file: str | os.PathLike, base_model: str | os.PathLike, out_di
     from transformers import AutoConfig, TrainingArguments
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
+    use_deterministic(settings.deterministic)
     use_cuda = torch.cuda.is_available()
     bf16 = resolve_bf16(settings.bf16)
     if bf16 and deepspeed and not use_cuda:
