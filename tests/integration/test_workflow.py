@@ -246,13 +246,29 @@ def test_e2e_html_report(e2e, tmp_path):
     assert "System Message" not in text and "system-message" not in text, text[text.find("System Message") - 300:][:900]
 
 
-def test_e2e_deleting_a_model_reruns_only_its_jobs(e2e):
-    """Runs last: it removes a trained model from the shared run."""
-    shutil.rmtree(e2e.results / "models" / "sft" / "random")
+def test_e2e_deleting_a_model_reruns_only_its_jobs_and_retraining_is_byte_identical(e2e):
+    """Runs last: it removes a trained model from the shared run, then trains and sweeps it again.
+
+    Determinism (training.deterministic, generation.deterministic): the same config on the same
+    machine gives the same model and the same samples, byte for byte."""
+    model_dir = e2e.results / "models" / "sft" / "random"
+    before = {p.name: p.read_bytes() for p in (model_dir / "model.safetensors", model_dir / "config.json")}
+    samples = {e: (e2e.results / "eval" / "random" / e / "samples.parquet").read_bytes() for e in EVAL_SET_NAMES}
+    shutil.rmtree(model_dir)
     pending = pending_outputs(e2e.work, e2e.cfg)
     assert set(pending) == {"train", "sweep", "ablation"}, pending
     assert pending["train"] == {"results/models/sft/random/config.json", "results/models/sft/random/model.safetensors"}
     assert pending["sweep"] == {f"results/eval/random/{e}/samples.parquet" for e in EVAL_SET_NAMES}
+    # nothing is reused: no checkpoint to resume from, no cached sweep chunk
+    shutil.rmtree(e2e.results / "checkpoints" / "random", ignore_errors=True)
+    shutil.rmtree(e2e.results / "cache" / "sweeps" / "random")
+    r = snakemake(e2e.work, e2e.cfg)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name, data in before.items():
+        assert (model_dir / name).read_bytes() == data, f"retrained {name} differs"
+    for evalset, data in samples.items():
+        again = (e2e.results / "eval" / "random" / evalset / "samples.parquet").read_bytes()
+        assert again == data, f"the second sweep of random on {evalset} differs"
 
 
 def test_unknown_config_key_is_rejected(tmp_path):

@@ -232,6 +232,7 @@ def report_files():
     if not (TRAINING["enabled"] and SWEPT_EVAL_SETS):
         return []
     files = [f"results/report/ablation.{ext}" for ext in ("md", "csv", "tex")]
+    files += [f"results/report/claims.{ext}" for ext in ("md", "csv")]
     if SCALING_MODELS or PARALLEL_MODELS or CONTROL_MODELS or CLASS_MODELS:
         files += [f"results/report/methods.{ext}" for ext in ("md", "csv")]
         files += [f"results/report/scaling.{ext}" for ext in ("png", "pdf")]
@@ -405,6 +406,20 @@ def method_tables():
 
 def sampling_tables():
     return report_tables(PLAN.sampling_tables())
+
+
+def claims_pairs():
+    """The claims' samples: the ablation table's, and the reference model's when it has a scaling curve."""
+    pairs = PLAN.ablation_tables() + [(m, e) for m in SCALING_MODELS for e in SWEPT_EVAL_SETS]
+    return list(dict.fromkeys(pairs))
+
+
+def claims_tables():
+    return report_tables(claims_pairs())
+
+
+def claims_samples(wildcards):
+    return report_samples(claims_pairs())
 
 
 def sampling_samples(wildcards):

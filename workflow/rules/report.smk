@@ -117,3 +117,40 @@ rule sampling:
         "../../envs/report.yaml"
     script:
         "../scripts/report_sampling.py"
+
+
+rule claims:
+    input:
+        samples=claims_samples,
+    output:
+        md=report(
+            "results/report/claims.md",
+            category="Results",
+            subcategory="Claims and their intervals",
+            caption="../report/claims.rst",
+        ),
+        csv=report(
+            "results/report/claims.csv",
+            category="Results",
+            subcategory="Claims and their intervals",
+            caption="../report/claims.rst",
+        ),
+    params:
+        tables=claims_tables(),
+        evaluation={
+            k: config["evaluation"][k]
+            for k in ("ablation", "caps", "waits", "min_thinking", "ignore_str")
+        },
+        reference=config["report"]["reference"],
+        evalsets=SWEPT_EVAL_SETS,
+        scaling_models=SCALING_MODELS,
+        ablation_models=ABLATION_MODELS,
+        open_models=OPEN_MODELS,
+        n_resamples=config["report"]["bootstrap_resamples"],
+        seed=config["seed"],
+    log:
+        "logs/report/claims.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/report_claims.py"

@@ -14,6 +14,7 @@ import pandas as pd
 from s1flow.config.sweeps import ablation_setting, open_setting
 from s1flow.generate.sweep import read_samples
 from s1flow.report.ablation import ablation_table, write_ablation
+from s1flow.report.claims import claims_table, standard_comparisons, write_claims
 from s1flow.report.methods import method_points, methods_table, write_methods
 from s1flow.report.sampling import sampling_table, write_sampling
 from s1flow.report.scaling_plot import plot_scaling
@@ -51,3 +52,14 @@ def run_scaling_figure(tables: Tables, files: Sequence[PathLike], *, png: PathLi
 def run_sampling(tables: Tables, files: Sequence[PathLike], *, md: PathLike, csv: PathLike) -> None:
     """cov@n and maj@n of the sampled settings."""
     write_sampling(sampling_table(read_tables(tables, files)), md=md, csv=csv)
+
+
+def run_claims(tables: Tables, files: Sequence[PathLike], *, evaluation: Mapping[str, Any], reference: str,
+               evalsets: Sequence[str], scaling_models: Sequence[str], ablation_models: Sequence[str],
+               open_models: Sequence[str], n_resamples: int, seed: int, md: PathLike, csv: PathLike) -> None:
+    """The README's comparisons with nested paired intervals (s1flow.report.claims)."""
+    comparisons = standard_comparisons(evaluation, reference=reference, evalsets=evalsets,
+                                       scaling_models=scaling_models, ablation_models=ablation_models,
+                                       open_models=open_models)
+    write_claims(claims_table(read_tables(tables, files), comparisons, n_resamples=n_resamples, seed=seed),
+                 md=md, csv=csv)
