@@ -8,7 +8,7 @@ import yaml
 from conftest import REPO
 
 from s1flow.config import validated
-from s1flow.errors import InputFileError
+from s1flow.errors import ConfigError, InputFileError
 from s1flow.report.claims import CLAIM_COLUMNS, Comparison, claims_markdown, claims_table, standard_comparisons
 
 
@@ -46,7 +46,7 @@ def test_different_questions_or_a_missing_setting_are_errors():
     tables = {("a", "e"): samples("s", [True, False]), ("b", "e"): samples("s", [True, False], ["q0", "x"])}
     with pytest.raises(InputFileError, match="model 'b'.*questions differ"):
         claims_table(tables, [Comparison("c", "e", "a", "s", "b", "s")], n_resamples=10, seed=0)
-    with pytest.raises(InputFileError, match="no rows for setting 'cap=9'"):
+    with pytest.raises(ConfigError, match="no rows for setting 'cap=9'"):
         claims_table(tables, [Comparison("c", "e", "a", "cap=9", "b", "s")], n_resamples=10, seed=0)
 
 

@@ -22,6 +22,7 @@ from s1flow.report.methods import (
     vote_counts,
     write_methods,
 )
+from s1flow.report.replicates import single
 
 
 def row(qid, setting, budget, tokens, correct, *, sample=0, extracted=None, thinking="t"):
@@ -129,12 +130,12 @@ def test_metrics_by_hand():
 def test_table_order_and_writers(tmp_path):
     only_bf = table()[lambda d: d["method"] == "budget_forcing"]
     tables = {("s1k", "aime"): table(), ("base", "aime"): only_bf, ("s1k", "math"): only_bf}
-    out = methods_table(tables)
+    out = methods_table(single(tables), n_resamples=2000)
     assert out[["evalset", "method", "model"]].values.tolist() == [
         ["aime", "budget forcing", "s1k"], ["aime", "budget forcing", "base"],
         ["aime", "rejection sampling", "s1k"], ["aime", "majority voting", "s1k"],
         ["math", "budget forcing", "s1k"]]
-    pts = method_points(tables)
+    pts = method_points(single(tables), n_resamples=2000)
     assert len(pts) == 8 + 3 + 3 and pts["evalset"].tolist()[-1] == "math"
 
     md, csv = tmp_path / "m.md", tmp_path / "m.csv"
@@ -144,9 +145,16 @@ def test_table_order_and_writers(tmp_path):
     pd.testing.assert_frame_equal(back, out, check_dtype=False)
     text = md.read_text()
     assert text.index("## aime") < text.index("## math")
-    assert "| budget forcing | s1k | 67 % | 25.0 | 173.6 | 100.0 | 3 |" in text
-    assert "| rejection sampling | s1k | 100 % | −50.0 | −416.7 | 50.0 | 2 |" in text
-    assert "| majority voting | s1k | n/a | 25.0 | 138.9 | 100.0 | 3 |" in text
+    bf, rs, mv = (out.iloc[i] for i in (0, 2, 3))
+    assert f"| budget forcing | s1k | 67 % | 25.0 [{bf['scaling_low']:.1f}, {bf['scaling_high']:.1f}] | 173.6 " \
+           "| 100.0 [100.0, 100.0] | 3 | 1 |" in text  # cap=400: both questions right in every resample
+    assert f"| rejection sampling | s1k | 100 % | −50.0 [{rs['scaling_low']:.1f}, {rs['scaling_high']:.1f}] " \
+           f"| −416.7 | 50.0 [{rs['performance_low']:.1f}, {rs['performance_high']:.1f}] | 2 | 1 |".replace(
+               "-", "−") in text
+    assert f"| majority voting | s1k | n/a | 25.0 [{mv['scaling_low']:.1f}, {mv['scaling_high']:.1f}] | 138.9 " in text
+    assert (out["performance_low"] <= out["performance"]).all()
+    assert (out["performance"] <= out["performance_high"]).all()
+    assert (out["scaling_low"] <= out["scaling_high"]).all() and set(out["n_replicates"]) == {1}
 
 
 def test_majority_voting_needs_its_samples():
@@ -213,3 +221,61 @@ def test_conditional_methods_by_hand():
     no_ref = frame([r for r in rows if r["setting"] != "cap=256"])
     assert math.isnan(method_rows(no_ref, model="m", evalset="e").set_index("method")
                       .loc["class-conditional", "control"])
+
+
+# --------------------------------------------------------------------------- replicates and intervals
+
+
+def test_points_are_replicate_means_with_generated_tokens():
+    """Training seed 1 gets cap=100 right on q1 only (50 %), seed 2 on both (100 %): the point is 75 %.
+    Its thinking is the mean of 80 (seed 1) and 120 (seed 2) = 100; generated adds 4 answer tokens each."""
+    seed2 = table()
+    at = seed2["setting"] == "cap=100"
+    seed2.loc[at, "correct"] = True
+    seed2.loc[at, "thinking_tokens"] = seed2.loc[at, "thinking_tokens"] + 40
+    pts = setting_points({1: table(), 2: seed2}, model="s1k", evalset="aime", n_resamples=500)
+    p = pts.set_index("setting")
+    assert p.loc["cap=100", "accuracy"] == 75.0
+    assert (p.loc["cap=100", "mean_thinking_tokens"], p.loc["cap=100", "generated_tokens"]) == (100.0, 104.0)
+    assert p.loc["cap=400", "accuracy"] == 100.0 and p.loc["cap=400", "generated_tokens"] == 324.0
+    # a vote of k samples generates the k samples' tokens: k * (100 + 4)
+    assert p.loc[["maj@1", "maj@2", "maj@4"], "generated_tokens"].tolist() == [104.0, 208.0, 416.0]
+    assert (pts["acc_low"] <= pts["accuracy"]).all() and (pts["accuracy"] <= pts["acc_high"]).all()
+    assert (p.loc["cap=400", "acc_low"], p.loc["cap=400", "acc_high"]) == (100.0, 100.0)
+
+
+def test_seed_disagreement_widens_a_point_interval():
+    """Seed 1 solves every question at cap=100, seed 2 none: 50 % with an interval the question level alone
+    would not give (every question looks alike)."""
+    rows = [row(q, F(cap=100), 100, 50, True) for q in ("q1", "q2", "q3", "q4")]
+    one, two = frame(rows), frame(rows).assign(correct=False, extracted="2")
+    p = setting_points({1: one, 2: two}, model="m", evalset="e", n_resamples=2000).iloc[0]
+    assert p["accuracy"] == 50.0 and p["acc_low"] < 50.0 < p["acc_high"]
+    alone = setting_points(one, model="m", evalset="e", n_resamples=2000).iloc[0]
+    assert (alone["acc_low"], alone["acc_high"]) == (100.0, 100.0)
+
+
+def test_method_intervals_by_hand():
+    """Every question behaves alike, so every resample is the same: cap=100 (100 tokens) 0 %, cap=200 (200 tokens)
+    100 %: scaling 100 points per doubling and performance 100, both with degenerate intervals."""
+    rows = [row(q, F(cap=c), c, c, c == 200) for q in ("q1", "q2", "q3") for c in (100, 200)]
+    for reps in ({None: frame(rows)}, {0: frame(rows), 1: frame(rows)}):
+        bf = method_rows(reps, model="m", evalset="e", n_resamples=300).iloc[0]
+        assert (bf["scaling"], bf["scaling_low"], bf["scaling_high"]) == (100.0, 100.0, 100.0)
+        assert (bf["performance"], bf["performance_low"], bf["performance_high"]) == (100.0, 100.0, 100.0)
+        assert bf["n_replicates"] == len(reps)
+
+
+def test_a_sampled_setting_is_the_mean_over_its_samples():
+    """avg@n, not a vote: q1 right in 1 of 2 samples, q2 in 2 of 2 -> 75 %."""
+    rows = [row(q, F(cap=100), 100, 50, ok, sample=s) for q, oks in (("q1", (True, False)), ("q2", (True, True)))
+            for s, ok in enumerate(oks)]
+    df = frame(rows).assign(samples_per_question=2)
+    assert setting_points(df, model="m", evalset="e", n_resamples=100)["accuracy"].tolist() == [75.0]
+
+
+def test_a_replicate_with_other_questions_is_named():
+    other = table().replace({"qid": {"q2": "q9"}})
+    with pytest.raises(InputFileError, match=r"model 's1k' on eval set 'aime' \(training seed 7\): setting 'cap=100' "
+                                             r"has other questions"):
+        method_points({("s1k", "aime"): {3: table(), 7: other}}, n_resamples=10)

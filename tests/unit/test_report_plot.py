@@ -144,3 +144,20 @@ def test_bad_input(tmp_path):
     with pytest.raises(InputFileError, match=r"missing column\(s\) \['accuracy'\]"):
         plot_scaling(points().drop(columns="accuracy"), tmp_path / "a.png", tmp_path / "a.pdf")
     assert not (tmp_path / "a.png").exists()
+
+
+def test_error_bars_from_the_point_intervals():
+    """Every point with acc_low / acc_high gets a vertical bar at its x from low to high; none without them."""
+    from matplotlib.collections import LineCollection
+
+    pts = points(("aime24",)).assign(acc_low=lambda d: d["accuracy"] - 3, acc_high=lambda d: d["accuracy"] + 5)
+    pts.loc[pts["setting"] == "maj@16", ["acc_low", "acc_high"]] = math.nan  # no interval: no bar
+    ax = scaling_figure(pts).axes[0]
+    bars = [s for c in ax.collections if isinstance(c, LineCollection) for s in c.get_segments()]
+    assert len(bars) == len(pts) - 1
+    assert sorted((s[0][0], s[0][1], s[1][1]) for s in bars) == sorted(
+        (r["mean_thinking_tokens"], r["accuracy"] - 3, r["accuracy"] + 5) for _, r in pts.iterrows()
+        if r["setting"] != "maj@16")
+    assert len(ax.texts) > 0  # labels are still placed
+    assert not scaling_figure(points(("aime24",)).drop(columns=["acc_low", "acc_high"])).axes[0].collections
+    assert not scaling_figure(points(("aime24",))).axes[0].collections  # the columns empty

@@ -59,6 +59,8 @@ rule methods:
         ),
     params:
         tables=method_tables(),
+        n_resamples=config["report"]["bootstrap_resamples"],
+        seed=config["seed"],
     log:
         "logs/report/methods.log",
     conda:
@@ -85,6 +87,8 @@ rule scaling_figure:
         ),
     params:
         tables=method_tables(),
+        n_resamples=config["report"]["bootstrap_resamples"],
+        seed=config["seed"],
     log:
         "logs/report/scaling.log",
     conda:

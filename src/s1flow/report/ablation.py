@@ -1,67 +1,77 @@
-"""The data-ablation table (the paper's Table 2): accuracy per training subset with paired bootstrap CIs.
+"""The data-ablation table (the paper's Table 2): accuracy per training subset with nested bootstrap CIs.
 
 Every model (e.g. one per training subset) is compared to a reference model on the same
 questions of each eval set at one setting (a model may have its own, e.g. a base model's open
-response); the difference gets a paired bootstrap interval.
+response). A model fine-tuned with several training seeds is evaluated once per seed: its
+accuracy is the replicate mean (over questions, seeds and samples) and its intervals come from
+a nested bootstrap over questions, training seeds and samples, paired with the reference on
+all three levels (:func:`s1flow.report.bootstrap.nested_bootstrap_means`).
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections import Counter
 from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from s1flow.errors import ConfigError, InputFileError
-from s1flow.generate.grading import per_question_correct
 from s1flow.io import read_table, require_columns, write_table, write_text
-from s1flow.report.bootstrap import paired_bootstrap
+from s1flow.report.bootstrap import cube_mean, detectable_difference, nested_bootstrap_means, percentile_interval
+from s1flow.report.replicates import Replicated, SettingCubes, question_difference, setting_cubes, where
 
-ABLATION_COLUMNS = ["model", "evalset", "setting", "reference", "n_questions", "accuracy", "ci_low", "ci_high",
-                    "delta", "delta_low", "delta_high", "n_resamples", "seed"]
-_INT_COLUMNS = ["n_questions", "n_resamples", "seed"]
-_FLOAT_COLUMNS = ["accuracy", "ci_low", "ci_high", "delta", "delta_low", "delta_high"]
+ABLATION_COLUMNS = ["model", "evalset", "setting", "reference", "n_questions", "n_replicates", "n_samples",
+                    "resolution", "accuracy", "ci_low", "ci_high", "delta", "delta_low", "delta_high", "detectable",
+                    "n_resamples", "seed"]
+_INT_COLUMNS = ["n_questions", "n_replicates", "n_samples", "n_resamples", "seed"]
+_FLOAT_COLUMNS = ["resolution", "accuracy", "ci_low", "ci_high", "delta", "delta_low", "delta_high", "detectable"]
+#: float columns that may be empty (the reference's own detectable difference)
+_NULLABLE = ["detectable"]
 _STR_COLUMNS = ["model", "evalset", "setting", "reference"]
 
 
-def _where(model: str, evalset: str) -> str:
-    return f"samples of model '{model}' on eval set '{evalset}'"
-
-
-def correct_at(samples: pd.DataFrame, setting: str, *, where: str = "samples") -> pd.Series:
-    """Per-question correctness (bool, indexed by qid as str) at one setting of a samples table."""
-    require_columns(samples, ["setting"], where)
-    rows = samples[samples["setting"] == setting]
-    if rows.empty:
-        have = list(dict.fromkeys(map(str, samples["setting"])))
-        raise ConfigError(f"{where}: no rows for setting '{setting}'; the table has settings {have}")
-    per_q = per_question_correct(rows, where=where)
-    return pd.Series(per_q["correct"].to_numpy(dtype=bool), index=per_q["qid"].astype(str).to_numpy(), name=setting)
-
-
-def _align(correct: pd.Series, reference: pd.Series, where: str, ref_where: str) -> pd.Series:
-    """`correct` reordered to the reference's questions; an error when the two question sets differ."""
-    only_here = correct.index.difference(reference.index)
-    only_ref = reference.index.difference(correct.index)
-    if len(only_here) or len(only_ref):
+def _aligned(cubes: SettingCubes, reference: SettingCubes, label: str, ref_label: str) -> SettingCubes:
+    """`cubes` reordered to the reference's questions; an error when the two question sets differ."""
+    only_here, only_ref = question_difference(cubes.qids, reference.qids)
+    if only_here or only_ref:
         raise InputFileError(
-            f"{where}: questions differ from the {ref_where}: {len(only_here)} only here "
-            f"(e.g. {list(only_here[:3])}), {len(only_ref)} only in the reference (e.g. {list(only_ref[:3])}); "
+            f"{label}: questions differ from the {ref_label}: {len(only_here)} only here "
+            f"(e.g. {only_here[:3]}), {len(only_ref)} only in the reference (e.g. {only_ref[:3]}); "
             f"a paired comparison needs the same questions")
-    return correct.reindex(reference.index)
+    return cubes.reordered(reference.qids)
 
 
-def ablation_table(samples: Mapping[tuple[str, str], pd.DataFrame], *, setting: str, reference: str = "s1k",
-                   n_resamples: int = 10_000, seed: int, model_settings: Mapping[str, str] | None = None
-                   ) -> pd.DataFrame:
-    """Accuracy at `setting` per (model, eval set), with a 95 % CI and the paired difference to `reference`.
+def _is_vote(samples: pd.DataFrame, setting: str) -> int | None:
+    """A majority-voting setting's number of votes (one value per question and seed), else None."""
+    if "method" not in samples or "samples_per_question" not in samples:
+        return None
+    rows = samples[samples["setting"].astype(str) == setting]
+    if rows.empty or str(rows["method"].iloc[0]) != "majority_vote":
+        return None
+    return int(rows["samples_per_question"].iloc[0])
 
-    `model_settings` gives models a setting of their own (model -> setting name), e.g. a base
-    model evaluated by its own response (``open:cap=B``); every difference is taken against
-    the reference at its setting. Keys of `samples` are (model, eval set). Rows follow the
-    models in the order given, then the eval sets in the order given; the reference's own row
-    has delta 0 with a [0, 0] interval. Columns: :data:`ABLATION_COLUMNS`; accuracies and deltas in percent.
+
+def ablation_table(samples: Replicated, *, setting: str, reference: str = "s1k", n_resamples: int = 10_000,
+                   seed: int, model_settings: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Accuracy at `setting` per (model, eval set), with a 95 % interval and the paired difference to `reference`.
+
+    `samples` maps (model, eval set) to its replicates (training seed -> samples table; see
+    :mod:`s1flow.report.replicates`). `accuracy` is the replicate mean: over questions of the
+    mean over training seeds of the mean over samples (a majority-voting setting: its vote, one
+    value per question and seed). Intervals are percentiles of one nested bootstrap per row
+    over questions, training seeds and samples, drawn jointly for the model and the reference,
+    so `delta` is paired on all three levels; `detectable` is the smallest true difference the
+    design detects with 80 % power at a 5 % level (2.8 bootstrap standard errors of the
+    difference; NaN on the reference's own row, which has nothing to detect). `resolution` is
+    one question's weight (100 / questions). `model_settings` gives models a setting of their
+    own (model -> setting name), e.g. a base model evaluated by its own response
+    (``open:cap=B``); every difference is taken against the reference at its setting. Rows
+    follow the models in the order given, then the eval sets in the order given; the
+    reference's own row has delta 0 with a [0, 0] interval. Columns: :data:`ABLATION_COLUMNS`;
+    accuracies, deltas, resolution and detectable in percent.
     """
     models = list(dict.fromkeys(m for m, _ in samples))
     evalsets = list(dict.fromkeys(e for _, e in samples))
@@ -72,26 +82,36 @@ def ablation_table(samples: Mapping[tuple[str, str], pd.DataFrame], *, setting: 
     def setting_of(model: str) -> str:
         return own.get(model, setting)
 
+    def cubes_of(model: str, evalset: str) -> SettingCubes:
+        reps, name = samples[(model, evalset)], setting_of(model)
+        votes = next((v for df in reps.values() if (v := _is_vote(df, name)) is not None), None)
+        return setting_cubes(reps, name, model=model, evalset=evalset, votes=votes)
+
     refs = {}
     for evalset in evalsets:
         if (reference, evalset) not in samples:
             raise ConfigError(f"ablation: the reference model '{reference}' has no samples on eval set '{evalset}'")
-        refs[evalset] = correct_at(samples[(reference, evalset)], setting_of(reference),
-                                   where=_where(reference, evalset))
+        refs[evalset] = cubes_of(reference, evalset)
     rows = []
     for model in models:
         for evalset in evalsets:
             if (model, evalset) not in samples:
                 continue
-            where = _where(model, evalset)
             ref = refs[evalset]
-            correct = _align(correct_at(samples[(model, evalset)], setting_of(model), where=where), ref, where,
-                             f"reference model '{reference}'")
-            res = paired_bootstrap(correct.to_numpy(dtype=float), ref.to_numpy(dtype=float),
-                                   n_resamples=n_resamples, seed=seed)
+            cubes = _aligned(cubes_of(model, evalset), ref, where(model, evalset), f"reference model '{reference}'")
+            draws = nested_bootstrap_means({"model": cubes.correct, "reference": ref.correct},
+                                           n_resamples=n_resamples, seed=seed)
+            diff = draws["model"] - draws["reference"]
+            low, high = percentile_interval(draws["model"])
+            d_low, d_high = percentile_interval(diff)
+            n = len(cubes.qids)
             rows.append({"model": model, "evalset": evalset, "setting": setting_of(model), "reference": reference,
-                         "n_questions": res.n, "accuracy": res.accuracy, "ci_low": res.low, "ci_high": res.high,
-                         "delta": res.delta, "delta_low": res.delta_low, "delta_high": res.delta_high,
+                         "n_questions": n, "n_replicates": len(cubes.replicates), "n_samples": cubes.n_samples,
+                         "resolution": 100 / n, "accuracy": cube_mean(cubes.correct) * 100,
+                         "ci_low": low * 100, "ci_high": high * 100,
+                         "delta": (cube_mean(cubes.correct) - cube_mean(ref.correct)) * 100,
+                         "delta_low": d_low * 100, "delta_high": d_high * 100,
+                         "detectable": math.nan if model == reference else detectable_difference(diff) * 100,
                          "n_resamples": n_resamples, "seed": seed})
     return pd.DataFrame(rows, columns=ABLATION_COLUMNS)
 
@@ -105,8 +125,9 @@ def read_ablation_csv(path: str | os.PathLike) -> pd.DataFrame:
         df[col] = df[col].astype(str)
     for col in _INT_COLUMNS + _FLOAT_COLUMNS:
         values = pd.to_numeric(df[col], errors="coerce")
-        if values.isna().any():
-            row = int(np.flatnonzero(values.isna().to_numpy())[0])
+        bad = values.isna() & (df[col].notna() if col in _NULLABLE else True)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputFileError(f"{path}: column '{col}' row {row} is not a number: {df[col].iloc[row]!r}")
         df[col] = values.astype("int64" if col in _INT_COLUMNS else "float64")
     return df
@@ -146,6 +167,15 @@ def _cells(table: pd.DataFrame) -> tuple[str, list[str], list[str], dict[str, in
     return reference, models, evalsets, n, by_key
 
 
+def _per_model(table: pd.DataFrame, column: str, code: str, esc: Callable[[str], str]) -> str:
+    """A count column in words: its most common value, then the models that differ ('3; `base`: 1')."""
+    values = {str(m): "/".join(str(v) for v in sorted(set(g[column].astype(int))))
+              for m, g in table.groupby(table["model"].astype(str), sort=False)}
+    common = Counter(values.values()).most_common(1)[0][0]
+    others = [f"{code.format(esc(m))}: {v}" for m, v in values.items() if v != common]
+    return "; ".join([common, *others])
+
+
 def _caption(table: pd.DataFrame, code: str, pct: str, delta: str, esc: Callable[[str], str] = str) -> str:
     reference = _one(table, "reference")
     resamples, seed = int(_one(table, "n_resamples")), _one(table, "seed")
@@ -156,10 +186,31 @@ def _caption(table: pd.DataFrame, code: str, pct: str, delta: str, esc: Callable
     main = settings.get(reference) or _one(table, "setting")
     others = [f"{code.format(esc(m))}: {code.format(esc(s))}" for m, s in settings.items() if s != main]
     setting = code.format(esc(main)) + (f" ({', '.join(others)})" if others else "")
+    seeds, samples = _per_model(table, "n_replicates", code, esc), _per_model(table, "n_samples", code, esc)
     reference = esc(reference)
-    return (f"Accuracy ({pct}) at setting {setting} with 95{pct} paired-bootstrap confidence "
-            f"intervals ({resamples:,} resamples, seed {seed}); {delta} = accuracy minus the reference model "
-            f"{code.format(reference)} on the same questions.")
+    return (f"Accuracy ({pct}) at setting {setting}: the mean over training seeds ({seeds}) and samples per "
+            f"question ({samples}), with 95{pct} confidence intervals from a nested paired bootstrap over "
+            f"questions, training seeds and samples ({resamples:,} resamples, seed {seed}); {delta} = accuracy "
+            f"minus the reference model {code.format(reference)} on the same questions, resampled jointly.")
+
+
+def _resolution(n: int) -> str:
+    return f"1 question = {100 / n:.3g} pts"
+
+
+def _footer(table: pd.DataFrame, evalsets: list[str], esc: Callable[[str], str], pct: str, dash: str) -> str:
+    """The smallest detectable difference per eval set (the range over the compared models)."""
+    parts = []
+    for e in evalsets:
+        values = table.loc[table["evalset"].astype(str) == e, "detectable"].dropna()
+        if values.empty:
+            text = "n/a"
+        else:
+            low, high = _num(float(values.min()), "−"), _num(float(values.max()), "−")
+            text = (low if low == high else f"{low}{dash}{high}") + " pts"
+        parts.append(f"{esc(e)} {text}")
+    return (f"Smallest detectable difference (80 {pct} power, 5 {pct} level) per eval set: "
+            + ", ".join(parts) + ".")
 
 
 def _row_cells(model: str, evalsets: list[str], by_key: dict, reference: str, *, empty: str, minus: str) -> list[str]:
@@ -179,12 +230,13 @@ def ablation_markdown(table: pd.DataFrame) -> str:
     """The table as Markdown: one row per model, per eval set an accuracy and a difference column."""
     reference, models, evalsets, n, by_key = _cells(table)
     caption = _caption(table, "`{}`", "%", "Δ")
-    header = ["model"] + [h for e in evalsets for h in (f"{e} (n={n[e]})", f"Δ {e}")]
+    header = ["model"] + [h for e in evalsets for h in (f"{e} (n={n[e]}, {_resolution(n[e])})", f"Δ {e}")]
     lines = [caption, "", "| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
     for model in models:
         cells = [f"{model} (reference)" if model == reference else model]
         cells += _row_cells(model, evalsets, by_key, reference, empty="—", minus="−")
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", _footer(table, evalsets, str, "%", "–")]
     return "\n".join(lines) + "\n"
 
 
@@ -202,16 +254,18 @@ def ablation_latex(table: pd.DataFrame) -> str:
     """The table as a LaTeX ``table`` with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``)."""
     reference, models, evalsets, n, by_key = _cells(table)
     caption = _caption(table, "\\texttt{{{}}}", "\\%", "$\\Delta$", tex_escape)
+    groups = [f"\\multicolumn{{2}}{{c}}{{{tex_escape(e)} ($n={n[e]}$, {_resolution(n[e])})}}" for e in evalsets]
     lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{caption}}}", "\\label{tab:ablation}",
-             "\\begin{tabular}{l" + "cc" * len(evalsets) + "}", "\\toprule",
-             " & " + " & ".join(f"\\multicolumn{{2}}{{c}}{{{tex_escape(e)} ($n={n[e]}$)}}" for e in evalsets) + " \\\\",
+             "\\begin{tabular}{l" + "cc" * len(evalsets) + "}", "\\toprule", " & " + " & ".join(groups) + " \\\\",
              " ".join(f"\\cmidrule(lr){{{2 + 2 * i}-{3 + 2 * i}}}" for i in range(len(evalsets))),
              "Model" + " & Acc. [95\\% CI] & $\\Delta$ [95\\% CI]" * len(evalsets) + " \\\\", "\\midrule"]
     for model in models:
         cells = [tex_escape(model) + (" (reference)" if model == reference else "")]
         cells += _row_cells(model, evalsets, by_key, reference, empty="---", minus="$-$")
         lines.append(" & ".join(cells) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    footer = _footer(table, evalsets, tex_escape, "\\%", "--").replace("−", "$-$")
+    lines += ["\\bottomrule", "\\end{tabular}", "\\par\\smallskip", f"{{\\footnotesize {footer}}}",
+              "\\end{table}"]
     return "\n".join(lines) + "\n"
 
 

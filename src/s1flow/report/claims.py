@@ -26,16 +26,17 @@ import pandas as pd
 
 from s1flow.config.sweeps import ablation_setting, open_setting
 from s1flow.errors import InputFileError
-from s1flow.generate.grading import per_question_correct
 from s1flow.generate.setting import Forced
 from s1flow.io import require_columns, write_table, write_text
-from s1flow.report.bootstrap import nested_bootstrap_means, percentile_interval
+from s1flow.report.bootstrap import cube_mean, nested_bootstrap_means, percentile_interval
+from s1flow.report.replicates import as_replicates, question_difference, setting_cubes, where
 
 CLAIM_COLUMNS = ["evalset", "claim", "model", "setting", "versus_model", "versus_setting", "n_questions",
                  "replicates", "accuracy", "versus_accuracy", "difference", "low", "high", "holds",
                  "n_resamples", "seed"]
 
-#: (model, eval set) -> {training seed or None: samples table}; a plain table counts as one replicate
+#: (model, eval set) -> {training seed or None: samples table} (:data:`s1flow.report.replicates.Replicated`);
+#: a plain table counts as one replicate
 Tables = Mapping[tuple[str, str], "pd.DataFrame | Mapping[Any, pd.DataFrame]"]
 
 
@@ -83,36 +84,23 @@ def standard_comparisons(evaluation: Mapping[str, Any], *, reference: str, evals
     return out
 
 
-def _replicas(tables: Tables, model: str, evalset: str) -> Mapping[Any, pd.DataFrame]:
+def _cube(tables: Tables, model: str, evalset: str, setting: str) -> tuple[list[str], np.ndarray]:
     try:
         value = tables[(model, evalset)]
     except KeyError:
         raise InputFileError(f"claims: no samples of model '{model}' on eval set '{evalset}'") from None
-    return {None: value} if isinstance(value, pd.DataFrame) else value
+    cubes = setting_cubes(as_replicates(value), setting, model=model, evalset=evalset)
+    return list(cubes.qids), cubes.correct
 
 
-def correct_matrix(replicas: Mapping[Any, pd.DataFrame], setting: str, *, where: str,
-                   qids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
-    """(question ids, 0/1 array of shape (questions, replicates)) at `setting`: each replicate's
-    per-question correctness (a majority vote where a setting has several samples). Every replicate
-    must hold the same questions (those of `qids` when given)."""
-    columns = []
-    for replicate, samples in replicas.items():
-        here = f"{where}, training seed {replicate}" if replicate is not None else where
-        require_columns(samples, ["qid", "setting", "sample", "extracted", "correct"], here)
-        rows = samples[samples["setting"].astype(str) == setting]
-        if rows.empty:
-            have = list(dict.fromkeys(map(str, samples["setting"])))
-            raise InputFileError(f"{here}: no rows for setting '{setting}'; the table has settings {have}")
-        per_q = per_question_correct(rows, where=here)
-        series = pd.Series(per_q["correct"].to_numpy(dtype=float), index=per_q["qid"].astype(str).to_numpy())
-        if qids is None:
-            qids = list(series.index)
-        if set(series.index) != set(qids) or len(series) != len(qids):
-            raise InputFileError(f"{here}: questions differ from the compared table's ({len(series)} against "
-                                 f"{len(qids)}); a paired comparison needs the same questions")
-        columns.append(series.reindex(list(qids)).to_numpy())
-    return list(qids or []), np.stack(columns, axis=1)
+def _aligned(qids: list[str], other: list[str], cube: np.ndarray, where: str) -> np.ndarray:
+    """`cube` (questions in `other`'s order) reordered to `qids`; an error when the question sets differ."""
+    only_here, only_there = question_difference(other, qids)
+    if only_here or only_there:
+        raise InputFileError(f"{where}: questions differ from the compared table's ({len(only_here)} only here, "
+                             f"{len(only_there)} only there); a paired comparison needs the same questions")
+    position = {q: i for i, q in enumerate(other)}
+    return cube[[position[q] for q in qids]]
 
 
 def claims_table(tables: Tables, comparisons: Sequence[Comparison], *, n_resamples: int = 10_000,
@@ -121,17 +109,16 @@ def claims_table(tables: Tables, comparisons: Sequence[Comparison], *, n_resampl
     (percent points); `holds` when the interval's lower end is above zero."""
     rows = []
     for c in comparisons:
-        where = f"samples of model '{c.model}' on eval set '{c.evalset}'"
-        qids, a = correct_matrix(_replicas(tables, c.model, c.evalset), c.setting, where=where)
-        _, b = correct_matrix(_replicas(tables, c.versus_model, c.evalset), c.versus_setting, qids=qids,
-                              where=f"samples of model '{c.versus_model}' on eval set '{c.evalset}'")
+        qids, a = _cube(tables, c.model, c.evalset, c.setting)
+        other, b = _cube(tables, c.versus_model, c.evalset, c.versus_setting)
+        b = _aligned(qids, other, b, where(c.versus_model, c.evalset))
         resampled = nested_bootstrap_means({"a": a, "b": b}, n_resamples=n_resamples, seed=seed)
         low, high = percentile_interval((resampled["a"] - resampled["b"]) * 100)
-        diff = (a.mean() - b.mean()) * 100
+        diff = (cube_mean(a) - cube_mean(b)) * 100
         rows.append({"evalset": c.evalset, "claim": c.claim, "model": c.model, "setting": c.setting,
                      "versus_model": c.versus_model, "versus_setting": c.versus_setting, "n_questions": len(qids),
-                     "replicates": f"{a.shape[1]}/{b.shape[1]}", "accuracy": a.mean() * 100,
-                     "versus_accuracy": b.mean() * 100, "difference": diff, "low": low, "high": high,
+                     "replicates": f"{a.shape[1]}/{b.shape[1]}", "accuracy": cube_mean(a) * 100,
+                     "versus_accuracy": cube_mean(b) * 100, "difference": diff, "low": low, "high": high,
                      "holds": bool(low > 0), "n_resamples": n_resamples, "seed": seed})
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 

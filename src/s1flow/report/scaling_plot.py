@@ -1,5 +1,8 @@
 """The test-time scaling figure: accuracy against average thinking tokens, one panel per eval set.
 
+Points with an interval (``acc_low`` / ``acc_high``, the nested bootstrap of
+:mod:`s1flow.report.methods`) get a vertical error bar.
+
 The first row compares sequential and parallel scaling (the paper's Figures 1 and 4); when
 the points hold length-controlled methods, a second row compares them with budget forcing
 and rejection sampling (Figures 5 and 6).
@@ -45,6 +48,8 @@ SHARED_METHODS = ["budget forcing", "rejection sampling"]
 _EXTRA = [("#9467bd", "D"), ("#8c564b", "v"), ("#e377c2", "P"), ("#7f7f7f", "X")]
 _LINESTYLES = ["-", "--", ":", "-."]
 _WAIT_LINE = (0, (1, 1.5))  # dotted: a curve of extended thinking (Waits)
+#: the optional interval columns drawn as error bars
+_BARS = ["acc_low", "acc_high"]
 _NEEDED = ["evalset", "method", "model", "setting", "cap", "num_wait", "min_thinking", "stated_budget",
            "length_class", "votes", "mean_thinking_tokens", "accuracy"]
 
@@ -118,6 +123,9 @@ def _valid(points: pd.DataFrame) -> pd.DataFrame:
         log.warning("scaling plot: leaving out %d point(s) without positive thinking tokens or accuracy: %s",
                     int((~ok).sum()), list(points.loc[~ok, "setting"])[:5])
     out = points.loc[ok].assign(mean_thinking_tokens=x[ok], accuracy=y[ok])
+    for col in _BARS:
+        if col in out:
+            out[col] = pd.to_numeric(out[col], errors="coerce")
     if out.empty:
         raise InputFileError("scaling plot: no points with positive thinking tokens and an accuracy to plot")
     return out
@@ -141,6 +149,10 @@ def _place_labels(fig: Figure, ax: Axes, labels: list[tuple[float, float, str, s
     renderer = fig.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
     obstacles = []
+    for bars in ax.collections:  # error bars: a thin box along each
+        for segment in bars.get_segments():
+            (x0, y0), (x1, y1) = ax.transData.transform(segment)
+            obstacles.append(Bbox.from_extents(min(x0, x1) - 1, min(y0, y1), max(x0, x1) + 1, max(y0, y1)))
     for line in ax.get_lines():
         xy = ax.transData.transform(line.get_xydata())
         for (x0, y0), (x1, y1) in zip(xy[:-1], xy[1:], strict=True):
@@ -168,6 +180,19 @@ def _place_labels(fig: Figure, ax: Axes, labels: list[tuple[float, float, str, s
             log.info("scaling plot: no room for the label %r at (%.0f, %.1f)", text, x, y)
 
 
+def _error_bars(ax: Axes, series: pd.DataFrame, colour: str, *, alpha: float) -> None:
+    """Vertical bars from ``acc_low`` to ``acc_high`` at each point that has both (none without the columns)."""
+    if not all(col in series for col in _BARS):
+        return
+    has = series[np.isfinite(series["acc_low"]) & np.isfinite(series["acc_high"])]
+    if has.empty:
+        return
+    y = has["accuracy"].to_numpy()
+    below, above = y - has["acc_low"].to_numpy(), has["acc_high"].to_numpy() - y
+    ax.errorbar(has["mean_thinking_tokens"].to_numpy(), y, yerr=np.clip([below, above], 0, None), fmt="none",
+                ecolor=colour, elinewidth=0.8, capsize=0, alpha=0.5 * alpha, zorder=1.5)
+
+
 def _draw(ax: Axes, panel: pd.DataFrame, models: list[str], extra: list[str], handles: dict[str, Line2D],
           *, waits: bool = True) -> list[tuple[float, float, str, str, str]]:
     """One panel's lines (one per method, model and Wait count); returns the point labels to place."""
@@ -188,6 +213,7 @@ def _draw(ax: Axes, panel: pd.DataFrame, models: list[str], extra: list[str], ha
                               alpha=1.0 if not n_wait else 0.7, label=label,
                               markerfacecolor=colour if m == 0 else "white")
             handles.setdefault(label, line)
+            _error_bars(ax, series, colour, alpha=1.0 if not n_wait else 0.7)
             labels += [(xi, yi, point_label(p), colour, str(method))
                        for xi, yi, p in zip(x, y, series.to_dict("records"), strict=True)
                        if n_wait >= 0 or p["num_wait"] > 0]  # a chain's first point is labelled on its cap line
