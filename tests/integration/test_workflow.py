@@ -177,16 +177,20 @@ def test_e2e_report_files_parse(e2e):
     assert (rep / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (rep / "scaling.pdf").read_bytes()[:4] == b"%PDF"
     # cov@n / maj@n of the base's majority vote (4 samples: n = 2, 4), recomputable from its samples
-    from s1flow.report.sampling import coverage_majority
+    from s1flow.report.sampling import SAMPLING_COLUMNS, coverage_majority
 
     sampling = pd.read_csv(rep / "sampling.csv")
     assert set(sampling["model"]) == {"base"} and set(sampling["setting"]) == {"maj@4"}
-    assert sorted(set(sampling["n"])) == [2, 4]
+    assert list(sampling.columns) == SAMPLING_COLUMNS
+    assert sorted(set(sampling["n"])) == [1, 2, 4] and set(sampling["replicates"]) == {1}
     for evalset, g in sampling.groupby("evalset"):
         samples = pd.read_parquet(e2e.results / "eval" / "base" / evalset / "samples.parquet")
         again = coverage_majority(samples)
-        assert again["cov"].tolist() == pytest.approx(g["cov"].tolist())
-        assert again["maj"].tolist() == pytest.approx(g["maj"].tolist())
+        s1 = g[g["n"] > 1]  # s1 reports n = 2, 4; n = 1 holds pass@1 alone
+        assert again["cov"].tolist() == pytest.approx(s1["cov"].tolist())
+        assert again["maj"].tolist() == pytest.approx(s1["maj"].tolist())
+        assert g["pass"].iloc[0] == pytest.approx(g["avg"].iloc[0])  # pass@1 = avg@N
+        assert (g["pass_low"] <= g["pass"] + 1e-9).all() and (g["pass"] <= g["pass_high"] + 1e-9).all()
 
 
 def test_e2e_ablation_accuracies_match_the_samples(e2e):

@@ -100,17 +100,19 @@ rule sampling:
         md=report(
             "results/report/sampling.md",
             category="Results",
-            subcategory="Sampled runs (cov@n, maj@n)",
+            subcategory="Sampled runs (cov@n, maj@n, pass@k, avg@N)",
             caption="../report/sampling.rst",
         ),
         csv=report(
             "results/report/sampling.csv",
             category="Results",
-            subcategory="Sampled runs (cov@n, maj@n)",
+            subcategory="Sampled runs (cov@n, maj@n, pass@k, avg@N)",
             caption="../report/sampling.rst",
         ),
     params:
         tables=sampling_tables(),
+        n_resamples=config["report"]["bootstrap_resamples"],
+        seed=config["seed"],
     log:
         "logs/report/sampling.log",
     conda:

@@ -48,6 +48,7 @@ def run_scaling_figure(tables: Tables, files: Sequence[PathLike], *, png: PathLi
     plot_scaling(method_points(read_tables(tables, files)), png, pdf)
 
 
-def run_sampling(tables: Tables, files: Sequence[PathLike], *, md: PathLike, csv: PathLike) -> None:
-    """cov@n and maj@n of the sampled settings."""
-    write_sampling(sampling_table(read_tables(tables, files)), md=md, csv=csv)
+def run_sampling(tables: Tables, files: Sequence[PathLike], *, n_resamples: int, seed: int, md: PathLike,
+                 csv: PathLike) -> None:
+    """cov@n, maj@n, pass@k and avg@N of the sampled settings, with nested-bootstrap intervals."""
+    write_sampling(sampling_table(read_tables(tables, files), n_resamples=n_resamples, seed=seed), md=md, csv=csv)
