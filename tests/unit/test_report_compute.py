@@ -130,3 +130,14 @@ def test_curves_of_other_models_on_the_same_eval_set_only():
     assert pairs.to_numpy().tolist() == [["base", "s1k", "e"]]
     assert len(matched) == 3 + 2
     assert matched_tokens({("s1k", "e"): forcing_only}).empty
+
+
+def test_the_report_stages_read_the_samples_files(tmp_path):
+    from s1flow.stages.report import run_compute, run_sampling
+
+    path = tmp_path / "samples.parquet"
+    samples().to_parquet(path)
+    run_compute([("m", "e")], [path], md=tmp_path / "c.md", csv=tmp_path / "c.csv", matched_csv=tmp_path / "m.csv")
+    assert len(pd.read_csv(tmp_path / "c.csv")) == 4 and len(pd.read_csv(tmp_path / "m.csv")) == 5
+    run_sampling([("m", "e")], [path], n_resamples=50, seed=0, md=tmp_path / "s.md", csv=tmp_path / "s.csv")
+    assert pd.read_csv(tmp_path / "s.csv")["n"].tolist() == [1, 2, 4]

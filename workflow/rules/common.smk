@@ -226,8 +226,9 @@ def sweep_files():
 
 
 def report_files():
-    """The report when models were fine-tuned and evaluated: the ablation table, and the method
-    comparison and scaling figure when there are scaling or parallel models."""
+    """The report when models were fine-tuned and evaluated: the ablation table and the compute
+    accounting, the method comparison and scaling figure when there are scaling or parallel models,
+    and the sampled-runs table when some setting has several samples per question."""
     if not (TRAINING["enabled"] and SWEPT_EVAL_SETS):
         return []
     files = [f"results/report/ablation.{ext}" for ext in ("md", "csv", "tex")]
@@ -236,6 +237,7 @@ def report_files():
         files += [f"results/report/scaling.{ext}" for ext in ("png", "pdf")]
     if sampling_tables():
         files += [f"results/report/sampling.{ext}" for ext in ("md", "csv")]
+    files += ["results/report/compute.md", "results/report/compute.csv", "results/report/matched.csv"]
     return files
 
 
@@ -381,6 +383,14 @@ def method_tables():
 
 def sampling_tables():
     return PLAN.sampling_tables()
+
+
+def compute_tables():
+    return PLAN.compute_tables()
+
+
+def compute_samples(wildcards):
+    return [samples_file(m, e) for m, e in compute_tables()]
 
 
 def sampling_samples(wildcards):

@@ -1,7 +1,8 @@
 # The paper's tables and figures from the sweeps' samples: the data-ablation table (Table 2),
 # the test-time scaling method comparison (Table 3), the scaling figure (Figures 1 and 4) and the
-# coverage and majority vote of sampled runs (cov@n, maj@n, as s1's tasks report them).
-# Each reads only the samples tables it reports on.
+# coverage and majority vote of sampled runs (cov@n, maj@n, as s1's tasks report them, with pass@k
+# and avg@N), and the compute accounting (generated tokens per setting; sequential against parallel
+# scaling at matched tokens). Each reads only the samples tables it reports on.
 
 
 rule ablation:
@@ -119,3 +120,35 @@ rule sampling:
         "../../envs/report.yaml"
     script:
         "../scripts/report_sampling.py"
+
+
+rule compute:
+    input:
+        samples=compute_samples,
+    output:
+        md=report(
+            "results/report/compute.md",
+            category="Results",
+            subcategory="Compute (generated tokens)",
+            caption="../report/compute.rst",
+        ),
+        csv=report(
+            "results/report/compute.csv",
+            category="Results",
+            subcategory="Compute (generated tokens)",
+            caption="../report/compute.rst",
+        ),
+        matched=report(
+            "results/report/matched.csv",
+            category="Results",
+            subcategory="Compute (generated tokens)",
+            caption="../report/compute.rst",
+        ),
+    params:
+        tables=compute_tables(),
+    log:
+        "logs/report/compute.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/report_compute.py"
