@@ -237,7 +237,7 @@ def check_nano_run(r: Result) -> None:
     sweeps = {(j["wildcards"]["evalmodel"], j["wildcards"]["evalset"]) for j in r.of("sweep")}
     assert sweeps == {(m, e) for m in NANO_MODELS | {"base"} for e in ("synth_steps", "synth_mc")}
     assert {"synthesize", "train_tokenizer", "build_model", "ablation", "methods", "scaling_figure",
-            "sampling", "all"} <= r.rules()
+            "sampling", "compute", "all"} <= r.rules()
 
 
 def check_realdata(r: Result) -> None:

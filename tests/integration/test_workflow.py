@@ -100,7 +100,8 @@ def test_e2e_builds_pool_features_subsets_and_models(e2e):
     s1k = pd.read_parquet(res / "subsets" / "s1k.parquet")
     assert len(s1k) == 60 and s1k["quality_ok"].all()
     for log in ("synthetic/synthesize.log", "pool/build_pool.log", "features/features.log", "subsets/s1k.log",
-                "report/ablation.log", "report/methods.log", "report/scaling.log", "report/sampling.log"):
+                "report/ablation.log", "report/methods.log", "report/scaling.log", "report/sampling.log",
+                "report/compute.log"):
         assert (e2e.work / "logs" / log).is_file()
 
     # one fine-tuned model per subset: ZeRO-3 over 2 CPU processes, loadable, with its tokenizer
@@ -177,16 +178,33 @@ def test_e2e_report_files_parse(e2e):
     assert (rep / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (rep / "scaling.pdf").read_bytes()[:4] == b"%PDF"
     # cov@n / maj@n of the base's majority vote (4 samples: n = 2, 4), recomputable from its samples
-    from s1flow.report.sampling import coverage_majority
+    from s1flow.report.sampling import SAMPLING_COLUMNS, coverage_majority
 
     sampling = pd.read_csv(rep / "sampling.csv")
     assert set(sampling["model"]) == {"base"} and set(sampling["setting"]) == {"maj@4"}
-    assert sorted(set(sampling["n"])) == [2, 4]
+    assert list(sampling.columns) == SAMPLING_COLUMNS
+    assert sorted(set(sampling["n"])) == [1, 2, 4] and set(sampling["replicates"]) == {1}
     for evalset, g in sampling.groupby("evalset"):
         samples = pd.read_parquet(e2e.results / "eval" / "base" / evalset / "samples.parquet")
         again = coverage_majority(samples)
-        assert again["cov"].tolist() == pytest.approx(g["cov"].tolist())
-        assert again["maj"].tolist() == pytest.approx(g["maj"].tolist())
+        s1 = g[g["n"] > 1]  # s1 reports n = 2, 4; n = 1 holds pass@1 alone
+        assert again["cov"].tolist() == pytest.approx(s1["cov"].tolist())
+        assert again["maj"].tolist() == pytest.approx(s1["maj"].tolist())
+        assert g["pass"].iloc[0] == pytest.approx(g["avg"].iloc[0])  # pass@1 = avg@N
+        assert (g["pass_low"] <= g["pass"] + 1e-9).all() and (g["pass"] <= g["pass_high"] + 1e-9).all()
+    # token accounting of every swept model's settings; the base's vote against s1k's budget forcing
+    from s1flow.report.compute import MATCHED_COLUMNS, TOKEN_COLUMNS
+
+    compute = pd.read_csv(rep / "compute.csv")
+    assert list(compute.columns) == TOKEN_COLUMNS
+    assert set(SUBSET_NAMES) | {"base", "tokencond", "stepcond"} <= set(compute["model"])
+    assert compute["generated_per_sample"].tolist() == pytest.approx(
+        (compute["thinking_per_sample"] + compute["answer_per_sample"]).tolist())
+    vote = compute[compute["method"] == "majority_vote"]
+    assert vote["generated_per_question"].tolist() == pytest.approx((4 * vote["generated_per_sample"]).tolist())
+    matched = pd.read_csv(rep / "matched.csv")
+    assert list(matched.columns) == MATCHED_COLUMNS and set(matched["parallel_model"]) == {"base"}
+    assert "s1k" in set(matched["sequential_model"])
 
 
 def test_e2e_ablation_accuracies_match_the_samples(e2e):
@@ -237,7 +255,7 @@ def test_e2e_html_report(e2e, tmp_path):
     text = html.read_text()
     assert len(text) > 100_000
     for name in ("ablation.md", "ablation.csv", "ablation.tex", "methods.md", "methods.csv", "scaling.png",
-                 "scaling.pdf", "sampling.md", "sampling.csv"):
+                 "scaling.pdf", "sampling.md", "sampling.csv", "compute.md", "compute.csv", "matched.csv"):
         assert name in text
     # the captions, rendered with the config
     assert "Table 2" in text and "Table 3" in text and "Figures 1 and 4" in text

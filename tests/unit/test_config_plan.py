@@ -53,6 +53,7 @@ def test_default_config_plan():
     assert plan.ablation_models == ("s1k", "random", "diverse", "longest", "full", "base")
     assert plan.ablation_tables()[:2] == [("s1k", "synth_steps"), ("s1k", "synth_mc")]
     assert plan.sampling_tables() == [("base", "synth_steps"), ("base", "synth_mc")]
+    assert len(plan.compute_tables()) == len(plan.eval_models) * 2 and ("base", "synth_mc") in plan.compute_tables()
 
 
 def test_training_seeds_make_replicates_of_every_fine_tuned_model():

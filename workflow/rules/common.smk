@@ -227,8 +227,9 @@ def sweep_files():
 
 
 def report_files():
-    """The report when models were fine-tuned and evaluated: the ablation table, and the method
-    comparison and scaling figure when there are scaling or parallel models."""
+    """The report when models were fine-tuned and evaluated: the ablation table and the compute
+    accounting, the method comparison and scaling figure when there are scaling or parallel models,
+    and the sampled-runs table when some setting has several samples per question."""
     if not (TRAINING["enabled"] and SWEPT_EVAL_SETS):
         return []
     files = [f"results/report/ablation.{ext}" for ext in ("md", "csv", "tex")]
@@ -238,6 +239,7 @@ def report_files():
         files += [f"results/report/scaling.{ext}" for ext in ("png", "pdf")]
     if sampling_tables():
         files += [f"results/report/sampling.{ext}" for ext in ("md", "csv")]
+    files += ["results/report/compute.md", "results/report/compute.csv", "results/report/matched.csv"]
     return files
 
 
@@ -420,6 +422,14 @@ def claims_tables():
 
 def claims_samples(wildcards):
     return report_samples(claims_pairs())
+
+
+def compute_tables():
+    return report_tables(PLAN.compute_tables())
+
+
+def compute_samples(wildcards):
+    return report_samples(PLAN.compute_tables())
 
 
 def sampling_samples(wildcards):

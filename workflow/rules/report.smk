@@ -1,7 +1,8 @@
 # The paper's tables and figures from the sweeps' samples: the data-ablation table (Table 2),
 # the test-time scaling method comparison (Table 3), the scaling figure (Figures 1 and 4) and the
-# coverage and majority vote of sampled runs (cov@n, maj@n, as s1's tasks report them).
-# Each reads only the samples tables it reports on.
+# coverage and majority vote of sampled runs (cov@n, maj@n, as s1's tasks report them, with pass@k
+# and avg@N), and the compute accounting (generated tokens per setting; sequential against parallel
+# scaling at matched tokens). Each reads only the samples tables it reports on.
 
 
 rule ablation:
@@ -104,17 +105,19 @@ rule sampling:
         md=report(
             "results/report/sampling.md",
             category="Results",
-            subcategory="Sampled runs (cov@n, maj@n)",
+            subcategory="Sampled runs (cov@n, maj@n, pass@k, avg@N)",
             caption="../report/sampling.rst",
         ),
         csv=report(
             "results/report/sampling.csv",
             category="Results",
-            subcategory="Sampled runs (cov@n, maj@n)",
+            subcategory="Sampled runs (cov@n, maj@n, pass@k, avg@N)",
             caption="../report/sampling.rst",
         ),
     params:
         tables=sampling_tables(),
+        n_resamples=config["report"]["bootstrap_resamples"],
+        seed=config["seed"],
     log:
         "logs/report/sampling.log",
     conda:
@@ -158,3 +161,35 @@ rule claims:
         "../../envs/report.yaml"
     script:
         "../scripts/report_claims.py"
+
+
+rule compute:
+    input:
+        samples=compute_samples,
+    output:
+        md=report(
+            "results/report/compute.md",
+            category="Results",
+            subcategory="Compute (generated tokens)",
+            caption="../report/compute.rst",
+        ),
+        csv=report(
+            "results/report/compute.csv",
+            category="Results",
+            subcategory="Compute (generated tokens)",
+            caption="../report/compute.rst",
+        ),
+        matched=report(
+            "results/report/matched.csv",
+            category="Results",
+            subcategory="Compute (generated tokens)",
+            caption="../report/compute.rst",
+        ),
+    params:
+        tables=compute_tables(),
+    log:
+        "logs/report/compute.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/report_compute.py"

@@ -5,7 +5,8 @@ from s1flow.stages.report import run_sampling
 def main(sm):
     setup_logging(sm.log[0])
     with stage_errors():
-        run_sampling(sm.params.tables, sm.input.samples, md=sm.output.md, csv=sm.output.csv)
+        run_sampling(sm.params.tables, sm.input.samples, n_resamples=sm.params.n_resamples, seed=sm.params.seed,
+                     md=sm.output.md, csv=sm.output.csv)
 
 
 if "snakemake" in globals():

@@ -155,6 +155,10 @@ class RunPlan:
         models = (*self.scaling_models, *self.parallel_models, *self.control_models, *self.class_models)
         return [(m, e) for m in dict.fromkeys(models) for e in self.swept_eval_sets]
 
+    def compute_tables(self) -> list[tuple[str, str]]:
+        """(model, eval set) of every samples table: the compute accounting covers every swept model."""
+        return [(m.name, e) for m in self.eval_models for e in self.swept_eval_sets]
+
     def sampling_tables(self) -> list[tuple[str, str]]:
         """(model, eval set) of every samples table with a sampled setting: the parallel models'
         majority vote, or every evaluated model when evaluation.samples > 1."""

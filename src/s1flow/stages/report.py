@@ -14,6 +14,7 @@ from s1flow.errors import ConfigError
 from s1flow.generate.sweep import read_samples
 from s1flow.report.ablation import ablation_table, write_ablation
 from s1flow.report.claims import claims_table, standard_comparisons, write_claims
+from s1flow.report.compute import matched_tokens, token_table, write_compute
 from s1flow.report.methods import method_points, methods_table, write_methods
 from s1flow.report.replicates import Replicate, Replicated
 from s1flow.report.sampling import sampling_table, write_sampling
@@ -74,9 +75,17 @@ def run_scaling_figure(tables: Tables, files: Sequence[PathLike], *, png: PathLi
     plot_scaling(method_points(read_tables(tables, files), n_resamples=n_resamples, seed=seed), png, pdf)
 
 
-def run_sampling(tables: Tables, files: Sequence[PathLike], *, md: PathLike, csv: PathLike) -> None:
-    """cov@n and maj@n of the sampled settings (every replicate)."""
-    write_sampling(sampling_table(read_tables(tables, files)), md=md, csv=csv)
+def run_sampling(tables: Tables, files: Sequence[PathLike], *, n_resamples: int, seed: int, md: PathLike,
+                 csv: PathLike) -> None:
+    """cov@n, maj@n, pass@k and avg@N of the sampled settings, with nested-bootstrap intervals."""
+    write_sampling(sampling_table(read_tables(tables, files), n_resamples=n_resamples, seed=seed), md=md, csv=csv)
+
+
+def run_compute(tables: Tables, files: Sequence[PathLike], *, md: PathLike, csv: PathLike,
+                matched_csv: PathLike) -> None:
+    """Generated tokens per setting, and sequential against parallel scaling at matched tokens."""
+    samples = read_tables(tables, files)
+    write_compute(token_table(samples), matched_tokens(samples), md=md, csv=csv, matched_csv=matched_csv)
 
 
 def run_claims(tables: Tables, files: Sequence[PathLike], *, evaluation: Mapping[str, Any], reference: str,
