@@ -141,3 +141,13 @@ def test_the_report_stages_read_the_samples_files(tmp_path):
     assert len(pd.read_csv(tmp_path / "c.csv")) == 4 and len(pd.read_csv(tmp_path / "m.csv")) == 5
     run_sampling([("m", "e")], [path], n_resamples=50, seed=0, md=tmp_path / "s.md", csv=tmp_path / "s.csv")
     assert pd.read_csv(tmp_path / "s.csv")["n"].tolist() == [1, 2, 4]
+
+
+def test_a_sampled_setting_counts_the_mean_over_its_samples_a_vote_its_vote():
+    # cap=100 sampled 3 times: q1 right in 2 of 3 samples, q2 in 0 of 3 -> (2/3 + 0) / 2 = 33.3 %
+    # (a majority vote of the same samples would give 50 %); 3 x 100 generated tokens per question
+    rows = [row(q, Forced(cap=100), 90, 10, ok, sample=k, samples_per_question=3)
+            for q, oks in (("q1", (True, True, False)), ("q2", (False, False, False))) for k, ok in enumerate(oks)]
+    table = token_table({("m", "e"): samples_frame(rows)})
+    assert table.loc[0, "accuracy"] == pytest.approx(100 / 3)
+    assert table.loc[0, "generated_per_question"] == 300 and table.loc[0, "generated_per_sample"] == 100

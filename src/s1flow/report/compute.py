@@ -3,9 +3,10 @@
 A sample's generated tokens are ``thinking_tokens + answer_tokens`` (docs/file-formats.md): what
 the model generated for it, thinking and answer phase; inserted text (Waits, a forced
 ``Final Answer:``) is not counted. The compute of a setting for one question is the generated
-tokens of all its samples of that question, since the report's accuracy of a setting with
-several samples is their majority vote (:func:`s1flow.generate.grading.per_question_correct`):
-a vote over N samples costs the N samples' tokens, a greedy setting its one sample's.
+tokens of all its samples of that question: a vote over N samples costs the N samples' tokens,
+a greedy setting its one sample's. Accuracy is counted as in the rest of the report: a
+majority vote by its vote (:func:`s1flow.generate.grading.per_question_correct`), any other
+setting by the mean over its samples.
 Rejection sampling records only the accepted sample, so its rejected attempts are not counted.
 
 :func:`matched_tokens` compares the two ways to spend more tokens at equal cost: majority voting
@@ -58,7 +59,16 @@ def _figures(rows: pd.DataFrame, where: str) -> dict[str, float]:
             "generated_per_sample": float(generated.mean()),
             "generated_per_question": float(per_question.mean()),
             "generated_total": float(generated.sum()),
-            "accuracy": float(per_question_correct(rows, where=where)["correct"].mean() * 100)}
+            "accuracy": _accuracy(rows, where)}
+
+
+def _accuracy(rows: pd.DataFrame, where: str) -> float:
+    """% correct as the rest of the report counts it: a majority-vote setting by its vote per question,
+    any other setting by the mean over its samples (avg@n; greedy: the one sample)."""
+    if (rows["method"].astype(str) == "majority_vote").all():
+        return float(per_question_correct(rows, where=where)["correct"].mean() * 100)
+    per_question = rows["correct"].astype("boolean").fillna(False).astype(float).groupby(rows["qid"], sort=False)
+    return float(per_question.mean().mean() * 100)
 
 
 def _replicate_rows(replicates: Mapping[int | None, pd.DataFrame], setting: str, where: str) -> list[pd.DataFrame]:
@@ -79,8 +89,8 @@ def token_table(tables: Mapping[tuple[str, str], pd.DataFrame] | Replicated) -> 
 
     ``*_per_sample``: mean tokens of one sample; ``generated_per_question``: mean over questions of the
     generated tokens of all the question's samples (the compute behind one answer of the setting);
-    ``generated_total``: the whole eval set's; ``accuracy``: % of questions correct (a majority
-    vote where the setting has several samples).
+    ``generated_total``: the whole eval set's; ``accuracy``: % correct (a majority vote by its vote,
+    any other setting by the mean over its samples).
     """
     records = []
     for (model, evalset), replicates in as_replicated(tables).items():
