@@ -222,6 +222,16 @@ def test_e2e_ablation_accuracies_match_the_samples(e2e):
             assert row["delta"] == row["delta_low"] == row["delta_high"] == 0
 
 
+def test_e2e_every_report_table_is_recomputed_from_the_samples_alone(e2e):
+    from report_tables import assert_same_table, recomputed_report
+
+    tables = recomputed_report(e2e.results, e2e.cfg)
+    assert set(tables) == {"ablation.csv", "claims.csv", "methods.csv", "sampling.csv", "compute.csv",
+                           "matched.csv"}
+    for name, table in tables.items():
+        assert_same_table(e2e.results / "report" / name, table)
+
+
 def test_e2e_methods_table(e2e):
     methods = pd.read_csv(e2e.results / "report" / "methods.csv")
     for evalset in EVAL_SET_NAMES:

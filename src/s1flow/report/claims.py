@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from s1flow.config.sweeps import ablation_setting, open_setting
@@ -29,7 +28,7 @@ from s1flow.errors import InputFileError
 from s1flow.generate.setting import Forced
 from s1flow.io import require_columns, write_table, write_text
 from s1flow.report.bootstrap import cube_mean, nested_bootstrap_means, percentile_interval
-from s1flow.report.replicates import as_replicates, question_difference, setting_cubes, where
+from s1flow.report.replicates import SettingCubes, as_replicates, question_difference, setting_cubes, where
 
 CLAIM_COLUMNS = ["evalset", "claim", "model", "setting", "versus_model", "versus_setting", "n_questions",
                  "replicates", "accuracy", "versus_accuracy", "difference", "low", "high", "holds",
@@ -84,23 +83,12 @@ def standard_comparisons(evaluation: Mapping[str, Any], *, reference: str, evals
     return out
 
 
-def _cube(tables: Tables, model: str, evalset: str, setting: str) -> tuple[list[str], np.ndarray]:
+def _cubes(tables: Tables, model: str, evalset: str, setting: str) -> SettingCubes:
     try:
         value = tables[(model, evalset)]
     except KeyError:
         raise InputFileError(f"claims: no samples of model '{model}' on eval set '{evalset}'") from None
-    cubes = setting_cubes(as_replicates(value), setting, model=model, evalset=evalset)
-    return list(cubes.qids), cubes.correct
-
-
-def _aligned(qids: list[str], other: list[str], cube: np.ndarray, where: str) -> np.ndarray:
-    """`cube` (questions in `other`'s order) reordered to `qids`; an error when the question sets differ."""
-    only_here, only_there = question_difference(other, qids)
-    if only_here or only_there:
-        raise InputFileError(f"{where}: questions differ from the compared table's ({len(only_here)} only here, "
-                             f"{len(only_there)} only there); a paired comparison needs the same questions")
-    position = {q: i for i, q in enumerate(other)}
-    return cube[[position[q] for q in qids]]
+    return setting_cubes(as_replicates(value), setting, model=model, evalset=evalset)
 
 
 def claims_table(tables: Tables, comparisons: Sequence[Comparison], *, n_resamples: int = 10_000,
@@ -109,9 +97,14 @@ def claims_table(tables: Tables, comparisons: Sequence[Comparison], *, n_resampl
     (percent points); `holds` when the interval's lower end is above zero."""
     rows = []
     for c in comparisons:
-        qids, a = _cube(tables, c.model, c.evalset, c.setting)
-        other, b = _cube(tables, c.versus_model, c.evalset, c.versus_setting)
-        b = _aligned(qids, other, b, where(c.versus_model, c.evalset))
+        first = _cubes(tables, c.model, c.evalset, c.setting)
+        other = _cubes(tables, c.versus_model, c.evalset, c.versus_setting)
+        only_there, only_here = question_difference(other.qids, first.qids)
+        if only_here or only_there:
+            raise InputFileError(f"{where(c.versus_model, c.evalset)}: questions differ from those of model "
+                                 f"'{c.model}' ({len(only_there)} only here, {len(only_here)} only there); a "
+                                 "paired comparison needs the same questions")
+        qids, a, b = first.qids, first.correct, other.reordered(first.qids).correct
         resampled = nested_bootstrap_means({"a": a, "b": b}, n_resamples=n_resamples, seed=seed)
         low, high = percentile_interval((resampled["a"] - resampled["b"]) * 100)
         diff = (cube_mean(a) - cube_mean(b)) * 100
