@@ -4,7 +4,7 @@ Runs the workflow on a config (default: ``config/config.yaml``) in a fresh tempo
 directory, as a user's first run does, and reports the wall time of the whole run, the
 seconds and peak RSS of every job that has a ``benchmark:`` file, and, when the run made
 them, the nano numbers the README quotes: every model's accuracy per setting on the
-multi-step eval set, and the ablation table's rows.
+multi-step eval set, the ablation table's rows and the claims with their intervals.
 
     python benchmarks/default_run.py [--configfile config/config.yaml] [--cores 2]
                                      [--keep DIR] [--out benchmarks/results/default_run.json]
@@ -39,7 +39,7 @@ def job_times(workdir: Path) -> pd.DataFrame:
 
 
 def nano_numbers(workdir: Path, evalset: str = "synth_steps") -> dict:
-    """Accuracy (%) per setting of every model on `evalset`, and the ablation table's rows."""
+    """Accuracy (%) per setting of every model on `evalset`, the ablation table's rows and the claims' rows."""
     from s1flow.generate.grading import per_question_correct
     from s1flow.generate.sweep import read_samples
 
@@ -51,6 +51,10 @@ def nano_numbers(workdir: Path, evalset: str = "synth_steps") -> dict:
     if table.is_file():
         out["ablation"] = pd.read_csv(table)[["model", "evalset", "setting", "accuracy", "ci_low",
                                              "ci_high"]].to_dict("records")
+    claims = workdir / "results" / "report" / "claims.csv"
+    if claims.is_file():
+        out["claims"] = pd.read_csv(claims)[["evalset", "claim", "accuracy", "versus_accuracy", "difference", "low",
+                                             "high", "holds"]].round(2).to_dict("records")
     return out
 
 
