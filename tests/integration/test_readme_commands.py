@@ -56,6 +56,7 @@ NOT_RUN: dict[str, str] = {
     "python benchmarks/default_run.py": "the whole default run, for real (15-25 minutes on 2 cores); "
                                         "`snakemake --cores all` is dry-run here",
     "python benchmarks/s1_defaults.py --run DIR": "reruns a finished run's stages (DIR: a run's directory)",
+    "python benchmarks/nano_probe.py --run DIR": "reads a finished run's sweeps (DIR: a run's directory)",
     "snakemake --report": "names Snakemake's report option; the command is "
                           "`snakemake --report results/report/report.html`",
     "snakemake --report results/report/report.html": "needs a finished run's results "
