@@ -340,3 +340,22 @@ def test_zero3_resumes_after_kill(sft_file, tiny_model_dir, tmp_path):
     assert m["tokens_seen_this_run"] < m["tokens_seen"]
     state = json.loads((ckpt / f"checkpoint-{steps}" / "trainer_state.json").read_text())
     assert state["global_step"] == steps
+
+
+@pytest.mark.integration
+def test_weights_do_not_depend_on_logging_steps(sft_file, tiny_model_dir, tmp_path):
+    """The base model's pretraining logs every 25 steps to save time: logging reads the loss, it
+    must not change a weight (one process, no DeepSpeed, as the pretraining runs)."""
+    weights = []
+    for every in (1, 3):
+        out = tmp_path / f"log{every}"
+        settings = {**SETTINGS, "logging_steps": every, "save_steps": 1000}
+        cmd = [sys.executable, "-m", "s1flow.train.entry", "--sft", str(sft_file), "--base", str(tiny_model_dir),
+               "--out", str(out / "model"), "--checkpoints", str(out / "ckpt"), "--settings", json.dumps(settings),
+               "--no-deepspeed"]
+        _run(cmd, out.with_suffix(".txt"), timeout=180)
+        metrics = json.loads((out / "model" / "train_metrics.json").read_text())
+        steps = metrics["global_step"]
+        assert steps == STEPS and len(metrics["loss"]) == -(-steps // every)  # every `every` steps and the last
+        weights.append((out / "model" / "model.safetensors").read_bytes())
+    assert weights[0] == weights[1]

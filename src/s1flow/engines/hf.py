@@ -54,6 +54,7 @@ from transformers import (
 )
 
 from s1flow.engines.base import Generation, GenerationRequest, check_prompt_ids
+from s1flow.engines.kv_cache import preallocated_cache
 from s1flow.errors import InputFileError, first_line
 from s1flow.models import check_model_dir, is_local_model, load_hf_tokenizer
 
@@ -263,9 +264,12 @@ class TransformersEngine:
         stops = StoppingCriteriaList([_RowStops(requests, width, self.device)])
         config = copy.deepcopy(self._generation_config)
         config.max_new_tokens = max_new
+        # the prompt and every new token fit the cache's buffers: no per-step copy of the cache
+        cache = preallocated_cache(self.model.config, width + max_new)
+        extra = {} if cache is None else {"past_key_values": cache}
         with torch.inference_mode():
             out = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config,
-                                      logits_processor=processors, stopping_criteria=stops)
+                                      logits_processor=processors, stopping_criteria=stops, **extra)
         new = out[:, width:].tolist()
         return [_trim(row, r) for row, r in zip(new, requests, strict=True)]
 

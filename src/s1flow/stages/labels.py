@@ -165,8 +165,10 @@ def run_build_model(tokenizer_dir: PathLike, out_dir: PathLike, *, spec: Mapping
     write_sft_data(rows, init_dir, work / "direct.parquet", work / "direct.json", block_size=block, direct=True,
                    source="direct answers and worked solutions" if n_worked else "direct answers")
     # token-mean loss: this is the base model's pretraining (worked solutions next to short direct
-    # answers), tuned with it; s1's per-sequence mean is for the SFT runs
+    # answers), tuned with it; s1's per-sequence mean is for the SFT runs. The loss is logged every
+    # 25 steps: printing each of thousands of tiny steps cost 18 % of the time (docs/performance.md)
     training = {"deepspeed": False, "processes_per_node": 1, "gradient_checkpointing": False,
                 "global_batch_size": 16, "micro_batch_size": 16, "epochs": 3, "learning_rate": 1e-3,
-                "block_size": block, "warmup_ratio": 0.05, "seed": seed, "loss_normalization": "token", **pretrain}
+                "block_size": block, "warmup_ratio": 0.05, "seed": seed, "loss_normalization": "token",
+                "logging_steps": 25, **pretrain}
     run_train(work / "direct.parquet", init_dir, out_dir, work / "checkpoints", training=training, log_file=log_file)
