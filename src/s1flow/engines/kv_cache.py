@@ -6,7 +6,7 @@ nano models' batches of 64 it was about a quarter of a sweep's time. :class:`Pre
 keeps one buffer per layer, sized for the prompt plus every new token, writes each step's keys
 into it and hands attention a view of the filled part. Attention sees the same numbers in the
 same shapes, so the tokens are the same as with ``DynamicCache`` (tests/unit/test_kv_cache.py);
-only the copying goes (benchmarks/kv_cache.py, docs/performance.md).
+only the copying goes (benchmarks/batch_size.py, docs/performance.md).
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ def run_build_model(tokenizer_dir: PathLike, out_dir: PathLike, *, spec: Mapping
                    source="direct answers and worked solutions" if n_worked else "direct answers")
     # token-mean loss: this is the base model's pretraining (worked solutions next to short direct
     # answers), tuned with it; s1's per-sequence mean is for the SFT runs. The loss is logged every
-    # 25 steps: printing each of thousands of tiny steps cost 18 % of the time (docs/performance.md)
+    # 25 steps, not at each of its thousands of tiny steps (docs/performance.md)
     training = {"deepspeed": False, "processes_per_node": 1, "gradient_checkpointing": False,
                 "global_batch_size": 16, "micro_batch_size": 16, "epochs": 3, "learning_rate": 1e-3,
                 "block_size": block, "warmup_ratio": 0.05, "seed": seed, "loss_normalization": "token",
