@@ -286,7 +286,8 @@ def test_base_model_pretraining_resumes_after_kill(tiny_model_dir, tmp_path):
     spec = {"hidden_size": 128, "num_layers": 1, "num_heads": 2, "num_kv_heads": 1, "intermediate_size": 128,
             "max_position_embeddings": 256,
             "pretrain": {"questions": 40, "epochs": 2, "global_batch_size": 4, "micro_batch_size": 4,
-                         "block_size": 64, "save_steps": 3, "save_total_limit": 2}}
+                         "block_size": 64, "save_steps": 3, "save_total_limit": 2,
+                         "logging_steps": 1}}  # a loss per step: no step trained twice
     def kwargs(root: Path) -> dict:
         return {"tokenizer_dir": tokenizer, "out_dir": root / "model", "spec": spec, "seed": 3,
                 "work_dir": root / "work", "log_file": root / "workers.log"}
